@@ -1,0 +1,53 @@
+# plexus — build, test and demo. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+PLUGINS := $(notdir $(wildcard plugins/vision plugins/nlp plugins/speech))
+DEBS_TEST := graphviz python3-numpy python3-grpcio espeak-ng sox
+DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
+
+.PHONY: all build plugins test lint race crossbuild demo deps-test deps-demo golden proto clean
+
+all: build
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/plexus ./cmd/plexus
+	@for p in $(PLUGINS); do echo "go build plexus-plugin-$$p"; $(GO) build -o $(BIN)/plexus-plugin-$$p ./plugins/$$p || exit 1; done
+
+# deps-* install the Debian packages a fresh machine lacks (as root, or with sudo).
+deps-test:
+	@./scripts/apt-install.sh $(DEBS_TEST)
+
+deps-demo:
+	@./scripts/apt-install.sh $(DEBS_DEMO)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -count=1 ./...
+
+crossbuild:
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./...
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build ./...
+
+# test is everything CI runs.
+test: deps-test
+	$(GO) mod download
+	$(MAKE) lint
+	CGO_ENABLED=0 $(GO) build ./...
+	$(MAKE) race
+	$(MAKE) crossbuild
+
+demo: deps-demo build
+	./scripts/demo.sh
+
+# golden regenerates the test fixtures from PyTorch (Debian's python3-torch).
+golden:
+	@for s in tools/golden/*.py; do case $$s in */common.py) continue;; esac; echo "python3 $$s"; /usr/bin/python3 $$s || exit 1; done
+
+clean:
+	rm -rf $(BIN) out
