@@ -102,5 +102,4 @@ func writeBenchMarkdown(path string, args []string, rows []bench.Row) error {
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
 
-
 func init() { rootCmd.AddCommand(newBenchCmd()) }
