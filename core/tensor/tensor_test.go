@@ -193,33 +193,6 @@ np.save(sys.argv[2], np.asfortranarray(np.arange(6, dtype=np.int64).reshape(2, 3
 	}
 }
 
-func TestDense(t *testing.T) {
-	x := FromFloat32(iota32(6), 2, 3)
-	d, err := x.ToDense()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual([]int(d.Shape()), []int{2, 3}) {
-		t.Fatalf("dense shape %v", d.Shape())
-	}
-	y, err := FromDense(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(y.Float32s(), x.Float32s()) {
-		t.Fatal("dense round trip changed data")
-	}
-	b, _ := sample(BFloat16).ToDense()
-	if _, ok := b.Data().([]float32); !ok {
-		t.Fatalf("bfloat16 dense is %T, want []float32", b.Data())
-	}
-	i, _ := sample(Int32).ToDense()
-	z, err := FromDense(i)
-	if err != nil || z.DType() != Int32 || z.At(1, 3) != 250 {
-		t.Fatalf("int32 dense round trip: %v %v", z, err)
-	}
-}
-
 func FuzzReadNpy(f *testing.F) {
 	for _, dt := range []DType{Float32, BFloat16, Int64, Bool} {
 		var b bytes.Buffer

@@ -6,10 +6,13 @@ import (
 	"math"
 )
 
-// values returns the elements of a contiguous tensor as a freshly allocated Go slice of
-// the matching type ([]float64, []int64, []int32, []uint8, []bool, []float32).
-func (t *Tensor) values() any {
-	b := t.Bytes()
+// Values copies the elements into a new Go slice of the matching type: []float32,
+// []float64, []int64, []int32, []uint8 or []bool. float16 and bfloat16 become []float32.
+func (t *Tensor) Values() any {
+	if t.dtype == Float16 || t.dtype == BFloat16 {
+		return append([]float32(nil), t.ToFloat32().Float32s()...)
+	}
+	b := t.Contiguous().Bytes()
 	n := t.NumElems()
 	switch t.dtype {
 	case Float32:
@@ -48,22 +51,41 @@ func (t *Tensor) values() any {
 	return nil
 }
 
-func fromSlice(dt DType, shape []int, v any) (*Tensor, error) {
+// FromValues copies a Go slice ([]float32, []float64, []int64, []int32, []uint8 or
+// []bool) into a new tensor of the matching dtype and the given shape.
+func FromValues(shape []int, v any) (*Tensor, error) {
 	var b []byte
+	var dt DType
 	switch s := v.(type) {
+	case []float32:
+		dt = Float32
+		b = make([]byte, 4*len(s))
+		for i, x := range s {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+		}
+	case []int64:
+		dt = Int64
+		b = make([]byte, 8*len(s))
+		for i, x := range s {
+			binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
+		}
 	case []float64:
+		dt = Float64
 		b = make([]byte, 8*len(s))
 		for i, x := range s {
 			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
 		}
 	case []int32:
+		dt = Int32
 		b = make([]byte, 4*len(s))
 		for i, x := range s {
 			binary.LittleEndian.PutUint32(b[4*i:], uint32(x))
 		}
 	case []uint8:
+		dt = Uint8
 		b = append([]byte(nil), s...)
 	case []bool:
+		dt = Bool
 		b = make([]byte, len(s))
 		for i, x := range s {
 			if x {
