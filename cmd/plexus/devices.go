@@ -1,51 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
-	"github.com/plexusml/plexus/core/pipeline"
 	"github.com/plexusml/plexus/core/sched"
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 )
 
-// simFile is a --devices file: simulated devices for capacity planning.
-type simFile struct {
-	Devices []struct {
-		Name   string  `yaml:"name"`
-		Kind   string  `yaml:"kind"`
-		Memory string  `yaml:"memory"`
-		Speed  float64 `yaml:"speed"`
-		Cores  int     `yaml:"cores"`
-	} `yaml:"devices"`
-}
-
-// loadSimDevices reads a simulated-device file; sizes are written like pipeline sizes
-// ("80GiB").
+// loadSimDevices reads the devices of a simulation file (configs/sim-*.yaml); sizes are
+// written like pipeline sizes ("80GiB").
 func loadSimDevices(path string) ([]sched.SimDevice, error) {
-	b, err := os.ReadFile(path)
+	c, err := sched.LoadSimConfig(path)
 	if err != nil {
 		return nil, err
 	}
-	var f simFile
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var out []sched.SimDevice
-	for i, d := range f.Devices {
-		mem, err := pipeline.ParseSize(d.Memory)
-		if err != nil {
-			return nil, fmt.Errorf("%s: device %d (%s): memory: %w", path, i, d.Name, err)
-		}
-		out = append(out, sched.SimDevice{Name: d.Name, Kind: sched.Kind(d.Kind), Memory: mem.Bytes(), Speed: d.Speed, Cores: d.Cores})
-	}
-	return out, nil
+	return c.Devices, nil
 }
 
 func newDevicesCmd() *cobra.Command {

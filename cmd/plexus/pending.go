@@ -30,9 +30,5 @@ func init() {
 			"Train a model from a YAML config (kind: vision.resnet, nlp.lstm, speech.wavenet, speech.ctc); checkpoints and resumes",
 			"  plexus train configs/train/fashion-resnet.yaml",
 			"the vision issue (#6)"),
-		pendingCmd("sched",
-			"Simulate the device scheduler on a pipeline against simulated devices",
-			"  plexus sched simulate pipelines/demo.yaml --devices configs/sim-2gpu.yaml",
-			"the scheduling issue (#10)"),
 	)
 }

@@ -34,8 +34,9 @@ type PlacementError struct {
 func (e *PlacementError) Error() string { return e.Msg }
 
 // Place assigns instances of every request to devices by bin-packing on free memory.
-// GPU instances are spread: each goes to the GPU with the most memory left, so a stage's
-// instances land on different GPUs while they fit. A stage with device "any" takes GPUs
+// GPU instances are spread: each goes to the GPU holding the fewest instances of its
+// stage, the one with the most memory left among those, so a stage's instances land on
+// different GPUs while they fit. A stage with device "any" takes GPUs
 // while any fits and the CPU otherwise; "gpu" fails when fewer than Min instances fit.
 // Every stage gets at least Min instances and at most Max; Min instances of all stages are
 // placed before any stage's extra ones, so one greedy stage cannot starve the others.
@@ -51,17 +52,32 @@ func Place(devs []Device, reqs []Request) ([]Assignment, error) {
 	var out []Assignment
 	var errs []string
 	count := make([]int, len(reqs))
+	onDevice := make([]map[string]int, len(reqs))
+	for i := range onDevice {
+		onDevice[i] = map[string]int{}
+	}
 	place := func(i int) bool {
 		r := reqs[i]
 		kind := strings.ToLower(r.Device)
 		var best *Device
+		// Spread a stage's instances first (fewest of its own instances), then pack by
+		// memory (most free), then by index so placement is deterministic.
+		better := func(d, b *Device) bool {
+			if cd, cb := onDevice[i][d.ID], onDevice[i][b.ID]; cd != cb {
+				return cd < cb
+			}
+			if free[d.ID] != free[b.ID] {
+				return free[d.ID] > free[b.ID]
+			}
+			return d.Index < b.Index
+		}
 		try := func(k Kind) {
 			for j := range devs {
 				d := &devs[j]
 				if d.Kind != k || free[d.ID] < r.Memory {
 					continue
 				}
-				if best == nil || free[d.ID] > free[best.ID] || (free[d.ID] == free[best.ID] && d.Index < best.Index) {
+				if best == nil || better(d, best) {
 					best = d
 				}
 			}
@@ -81,6 +97,7 @@ func Place(devs []Device, reqs []Request) ([]Assignment, error) {
 			return false
 		}
 		free[best.ID] -= r.Memory
+		onDevice[i][best.ID]++
 		out = append(out, Assignment{Stage: r.Stage, Instance: count[i], Device: best.ID, Kind: best.Kind, Index: best.Index})
 		count[i]++
 		return true

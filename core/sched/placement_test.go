@@ -25,6 +25,10 @@ func TestPlace(t *testing.T) {
 	}{
 		{"spreads across gpus", gpus(16*gib, 16*gib), []Request{{Stage: "classify", Device: "gpu", Memory: 4 * gib, Min: 2, Max: 2}},
 			"classify/0@gpu0 classify/1@gpu1", ""},
+		{"spreads each stage even when memory says otherwise", gpus(40*gib, 16*gib), []Request{
+			{Stage: "a", Device: "gpu", Memory: 2 * gib, Min: 2, Max: 2},
+			{Stage: "b", Device: "gpu", Memory: 2 * gib, Min: 2, Max: 2}},
+			"a/0@gpu0 a/1@gpu1 b/0@gpu0 b/1@gpu1", ""},
 		{"bin-packs on free memory", gpus(24*gib, 8*gib), []Request{
 			{Stage: "big", Device: "gpu", Memory: 20 * gib, Min: 1, Max: 1},
 			{Stage: "small", Device: "gpu", Memory: 6 * gib, Min: 1, Max: 1}},
