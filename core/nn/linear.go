@@ -1,0 +1,72 @@
+package nn
+
+import (
+	"github.com/plexusml/plexus/core/kernels"
+	"github.com/plexusml/plexus/core/nn/weights"
+)
+
+// LinearConfig holds what a Linear cannot read from its weights.
+type LinearConfig struct {
+	// Activation is applied to the output in place (fused: no extra buffer).
+	Activation Activation
+}
+
+// Linear is torch.nn.Linear: y = x·Wᵀ + b over the last dimension, with W in PyTorch's
+// Out×In layout. In and Out come from the weight's shape; the bias is optional.
+type Linear struct {
+	Name    string
+	In, Out int
+	Weight  []float32 // Out×In
+	Bias    []float32 // Out, or nil
+	Act     Activation
+}
+
+// NewLinear binds prefix.weight and the optional prefix.bias.
+func NewLinear(b *weights.Binder, prefix string, cfg LinearConfig) *Linear {
+	l := &Linear{Name: prefix, Act: cfg.Activation}
+	s := shapeOf(b, join(prefix, "weight"), 2)
+	if s == nil {
+		return l
+	}
+	l.Out, l.In = s[0], s[1]
+	l.Weight = b.Float32(join(prefix, "weight"), l.Out, l.In)
+	l.Bias = b.OptionalFloat32(join(prefix, "bias"), l.Out)
+	return l
+}
+
+// Forward maps x (…×In) to a new …×Out activation from the arena.
+func (l *Linear) Forward(a *Arena, x Act) Act {
+	checkDim(l.Name, x, -1, l.In, "input features")
+	y := a.Floats(x.Len() / l.In * l.Out)
+	l.ForwardInto(x.Data, y)
+	return x.withLast(y, l.Out)
+}
+
+// ForwardInto computes rows = len(x)/In rows of output into out (rows×Out).
+func (l *Linear) ForwardInto(x, out []float32) {
+	rows := len(x) / l.In
+	kernels.Sgemm(false, true, rows, l.Out, l.In, 1, x, l.In, l.Weight, l.In, 0, out, l.Out)
+	if l.Bias != nil {
+		addRowBias(out[:rows*l.Out], l.Bias)
+	}
+	l.Act.Apply(out[:rows*l.Out])
+}
+
+// addRowBias adds bias to every len(bias)-wide row of x.
+func addRowBias(x, bias []float32) {
+	n := len(bias)
+	for r := 0; r+n <= len(x); r += n {
+		row := x[r : r+n]
+		for j, v := range bias {
+			row[j] += v
+		}
+	}
+}
+
+// withLast returns an activation over data shaped like x except for its last
+// dimension, which becomes d; data must already hold that many elements.
+func (x Act) withLast(data []float32, d int) Act {
+	x.Data = data
+	x.dims[x.rank-1] = d
+	return x
+}
