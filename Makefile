@@ -45,6 +45,17 @@ test: deps-test
 demo: deps-demo build
 	./scripts/demo.sh
 
+# proto regenerates plugins/proto from plexus.proto (protoc from Debian's
+# protobuf-compiler; the Go generators at pinned versions from the module proxy).
+PROTOC_GEN_GO_VERSION ?= v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION ?= v1.5.1
+GOBIN ?= $(shell $(GO) env GOPATH)/bin
+proto:
+	@./scripts/apt-install.sh protobuf-compiler
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH="$(GOBIN):$$PATH" plugins/proto/gen.sh
+
 # golden regenerates the test fixtures from PyTorch (Debian's python3-torch).
 golden:
 	@for s in tools/golden/*.py; do case $$s in */common.py) continue;; esac; echo "python3 $$s"; /usr/bin/python3 $$s || exit 1; done
