@@ -58,22 +58,23 @@ func main() {
 	log.SetPrefix("mkdemo: ")
 	rng := rand.New(rand.NewPCG(*seed, 0x9e3779b97f4a7c15))
 	var truths []truth
+	items := filepath.Join(*out, "items")
 	for _, d := range []string{"images", "audio", "text"} {
-		if err := os.MkdirAll(filepath.Join(*out, d), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(items, d), 0o755); err != nil {
 			log.Fatal(err)
 		}
 	}
-	t, err := images(*out, *fashion, *nImages)
+	t, err := images(items, *fashion, *nImages)
 	if err != nil {
 		log.Fatal(err)
 	}
 	truths = append(truths, t...)
-	t, err = speech(*out, rng, *nDigits, *nSentences)
+	t, err = speech(items, rng, *nDigits, *nSentences)
 	if err != nil {
 		log.Fatal(err)
 	}
 	truths = append(truths, t...)
-	t, err = prompts(*out, *fortunes, rng, *nPrompts)
+	t, err = prompts(items, *fortunes, rng, *nPrompts)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -91,8 +92,6 @@ func main() {
 	if err := f.Close(); err != nil {
 		log.Fatal(err)
 	}
-	// truth.jsonl sits beside the data, not inside a modality folder, so a directory source
-	// over images/, audio/ and text/ does not read it as an item.
 	fmt.Fprintf(os.Stderr, "mkdemo: %d items in %s\n", len(truths), *out)
 }
 
