@@ -141,6 +141,7 @@ type gemmCtx struct {
 	mcBlk, nM, chunk   int
 	nChunks            int
 	packJ              packJob
+	ptasks             int // tasks the current B panel is packed in
 	compJ              computeJob
 	privJ              privateJob
 }
@@ -346,9 +347,10 @@ func (g *gemmCtx) gemm(impl *gemmImpl, transA bool, m, n, k int, alpha float32, 
 		for pc := 0; pc < k; pc += impl.kc {
 			g.pc, g.kcur = pc, min(impl.kc, k-pc)
 			ptasks := min(panels, workers*4)
-			if workers == 1 {
+			if workers == 1 || g.m*g.n*g.k*2 < 1<<18 {
 				ptasks = 1
 			}
+			g.ptasks = ptasks
 			g.runJobs(workers, ptasks, &g.packJ)
 			g.runJobs(workers, nM*nChunks, &g.compJ)
 		}
@@ -373,11 +375,9 @@ func (j *packJob) run(_, task int) {
 	g := j.g
 	nr := g.impl.nr
 	panels := (g.ncur + nr - 1) / nr
-	ntask := min(panels, g.pool.n*4)
-	if g.m*g.n*g.k*2 < 1<<18 {
-		ntask = 1
-	}
-	per := (panels + ntask - 1) / ntask
+	// The split must be the one the driver asked the pool for (g.ptasks): with fewer
+	// workers than the pool has, recomputing it here left part of B unpacked.
+	per := (panels + g.ptasks - 1) / g.ptasks
 	q0, q1 := task*per, min(panels, (task+1)*per)
 	if q0 >= q1 {
 		return
