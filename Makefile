@@ -6,7 +6,7 @@ PLUGINS := $(notdir $(wildcard plugins/vision plugins/nlp plugins/speech))
 DEBS_TEST := graphviz python3-numpy python3-grpcio espeak-ng sox
 DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
 
-.PHONY: all build plugins test lint race crossbuild demo deps-test deps-demo golden proto clean
+.PHONY: all build plugins test lint race crossbuild demo deps-test deps-demo golden golden-vision-large proto clean
 
 all: build
 
@@ -61,6 +61,12 @@ proto:
 # golden regenerates the test fixtures from PyTorch (Debian's python3-torch).
 golden:
 	@for s in tools/golden/*.py; do case $$s in */common.py) continue;; esac; echo "python3 $$s"; /usr/bin/python3 $$s || exit 1; done
+
+# golden-vision-large checks full-size torchvision ResNet-18/50 and Inception-v3 (about
+# 250 MB of fixtures, not committed).
+golden-vision-large:
+	/usr/bin/python3 tools/golden/vision.py --large
+	$(GO) test -count=1 -run TestGoldenLarge ./vision/resnet ./vision/inception
 
 clean:
 	rm -rf $(BIN) out
