@@ -244,7 +244,11 @@ func validate(doc *strict.Doc, ix strict.Index, c *Config) strict.Diagnostics {
 		ds = append(ds, doc.At(n, format, args...))
 	}
 	if !ix.Has("plugins.path") {
+		// The plexus binary's own folder first: `make build` puts the plugins beside it.
 		c.Plugins.Path = []string{"~/.plexus/plugins"}
+		if exe, err := os.Executable(); err == nil {
+			c.Plugins.Path = append([]string{filepath.Dir(exe)}, c.Plugins.Path...)
+		}
 	}
 	home, _ := os.UserHomeDir()
 	for i, p := range c.Plugins.Path {

@@ -48,12 +48,15 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Workers != runtime.NumCPU() || c.Log.Level != "info" || c.Log.Format != "text" || c.Metrics.Addr != "" || len(c.Plugins.Path) != 1 {
+	if c.Workers != runtime.NumCPU() || c.Log.Level != "info" || c.Log.Format != "text" || c.Metrics.Addr != "" || len(c.Plugins.Path) != 2 {
 		t.Errorf("defaults = %+v", c)
 	}
 	home, err := os.UserHomeDir()
-	if err == nil && c.Plugins.Path[0] != filepath.Join(home, ".plexus/plugins") {
+	if err == nil && c.Plugins.Path[1] != filepath.Join(home, ".plexus/plugins") {
 		t.Errorf("~ not expanded: %v", c.Plugins.Path)
+	}
+	if exe, err := os.Executable(); err == nil && c.Plugins.Path[0] != filepath.Dir(exe) {
+		t.Errorf("the binary's folder is not searched first: %v", c.Plugins.Path)
 	}
 	// The environment alone, with a list split on the path separator.
 	c, err = Load("", []string{"PLEXUS_PLUGINS_PATH=/x" + string(filepath.ListSeparator) + "/y"}, nil)
