@@ -248,7 +248,9 @@ func (i *Instance) call(ctx context.Context, task string, items []Item, out []Re
 		}
 		code := status.Code(err)
 		switch {
-		case cctx.Err() != nil:
+		// The plugin's server enforces the same deadline (grpc-timeout) and may cancel
+		// the stream a moment before cctx expires here: DeadlineExceeded is a hang too.
+		case cctx.Err() != nil || code == codes.DeadlineExceeded:
 			i.crashed("hung")
 			return &crashError{reason: fmt.Sprintf("plugin hung: no answer within %s, killed", i.callTimeout())}
 		case code == codes.Unavailable || code == codes.Canceled || p.exited():
