@@ -3,10 +3,10 @@ package builtins
 import (
 	"context"
 	"fmt"
-	"math"
 
 	"github.com/plexusml/plexus/core/engine"
 	"github.com/plexusml/plexus/core/media"
+	"github.com/plexusml/plexus/speech"
 )
 
 // resample converts audio to one sample rate. Outputs: audio (*media.Audio), rate,
@@ -43,14 +43,10 @@ func (r *resample) Process(ctx context.Context, items []engine.Item, res []engin
 			res[i].Err = err
 			continue
 		}
-		out := &media.Audio{Rate: r.rate, Channels: a.Channels}
-		if r.mono && a.Channels > 1 {
-			out.Channels = 1
-			out.Samples = Resample(a.Mono(), a.Rate, r.rate)
-		} else {
-			for c := 0; c < a.Channels; c++ {
-				out.Samples = append(out.Samples, Resample(a.Channel(c), a.Rate, r.rate)...)
-			}
+		out, err := resampleAudio(a, r.rate, r.mono)
+		if err != nil {
+			res[i].Err = engine.Permanent(fmt.Errorf("item %s: %w", items[i].Record.ID, err))
+			continue
 		}
 		res[i].Set("audio", out)
 		res[i].Set("rate", out.Rate)
@@ -60,95 +56,22 @@ func (r *resample) Process(ctx context.Context, items []engine.Item, res []engin
 	return nil
 }
 
-// sincZeros is the number of zero crossings of the sinc kept on each side by the
-// direct filter, used only for rate pairs whose polyphase filter bank would be too
-// large (rates with a tiny common divisor).
-const sincZeros = 16
-
-// maxPhases bounds the filter table Resample precomputes: rates whose reduced ratio
-// needs more phases than this (rare, e.g. 44099→16000) compute taps on the fly.
-const maxPhases = 4096
-
-// Resample converts one channel from rate `from` to rate `to` with a Hann-windowed
-// sinc low-pass filter whose cut-off is the lower Nyquist frequency. The output has
-// ceil(len(x)·to/from) samples. For the usual rates (8k, 16k, 22.05k, 44.1k, 48k)
-// the output positions fall on few fractional phases, so each phase's taps are
-// computed once and the inner loop is multiply-adds only.
-func Resample(x []float32, from, to int) []float32 {
-	if from == to || len(x) == 0 {
-		return append([]float32(nil), x...)
+// resampleAudio converts every channel (or the down-mix, when mono) to rate with
+// speech's windowed-sinc polyphase resampler, which matches torchaudio's default.
+func resampleAudio(a *media.Audio, rate int, mono bool) (*media.Audio, error) {
+	out := &media.Audio{Rate: rate, Channels: a.Channels}
+	if mono && a.Channels > 1 {
+		out.Channels = 1
+		y, err := speech.Resample(a.Mono(), a.Rate, rate)
+		out.Samples = y
+		return out, err
 	}
-	n := int((int64(len(x))*int64(to) + int64(from) - 1) / int64(from))
-	out := make([]float32, n)
-	fc := math.Min(1, float64(to)/float64(from)) // cut-off relative to the input Nyquist
-	half := float64(sincZeros) / fc              // filter half-width in input samples
-	g := gcd(from, to)
-	l, m := from/g, to/g // output j sits at input position j·l/m
-	if m > maxPhases {
-		step := float64(from) / float64(to)
-		for j := range out {
-			t := float64(j) * step
-			lo, hi := max(int(math.Ceil(t-half)), 0), min(int(math.Floor(t+half)), len(x)-1)
-			var acc float64
-			for k := lo; k <= hi; k++ {
-				acc += float64(x[k]) * kernel(t-float64(k), fc, half)
-			}
-			out[j] = float32(acc)
+	for c := 0; c < a.Channels; c++ {
+		y, err := speech.Resample(a.Channel(c), a.Rate, rate)
+		if err != nil {
+			return nil, err
 		}
-		return out
+		out.Samples = append(out.Samples, y...)
 	}
-	// Phase p (fraction p/m of an input sample) uses taps at offsets lo[p]+i from
-	// the integer position, weights w[p][i].
-	type phase struct {
-		lo int
-		w  []float32
-	}
-	phases := make([]phase, m)
-	for p := range phases {
-		frac := float64(p) / float64(m)
-		lo, hi := int(math.Ceil(frac-half)), int(math.Floor(frac+half))
-		w := make([]float32, hi-lo+1)
-		for i := range w {
-			w[i] = float32(kernel(frac-float64(lo+i), fc, half))
-		}
-		phases[p] = phase{lo, w}
-	}
-	for j := range out {
-		pos := int64(j) * int64(l)
-		base, p := int(pos/int64(m)), int(pos%int64(m))
-		ph := &phases[p]
-		start := base + ph.lo
-		w := ph.w
-		if start < 0 {
-			w = w[min(-start, len(w)):]
-			start = 0
-		}
-		if end := start + len(w); end > len(x) {
-			w = w[:max(len(x)-start, 0)]
-		}
-		var acc float32
-		for i, wi := range w {
-			acc += x[start+i] * wi
-		}
-		out[j] = acc
-	}
-	return out
+	return out, nil
 }
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
-func kernel(d, fc, half float64) float64 {
-	w := 0.5 * (1 + math.Cos(math.Pi*d/half))
-	a := math.Pi * fc * d
-	if a == 0 {
-		return fc * w
-	}
-	return fc * math.Sin(a) / a * w
-}
-
-var _ engine.Stage = (*resample)(nil)

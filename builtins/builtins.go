@@ -13,13 +13,13 @@ import (
 
 // All lists every builtin.
 func All() []engine.Builtin {
-	return []engine.Builtin{
+	return append([]engine.Builtin{
 		{Name: "image.resize", Doc: "resize an image (size or width/height; fit: fill|fit|stretch; gray)", New: newResize},
 		{Name: "audio.resample", Doc: "resample audio to a rate with a windowed-sinc filter (rate, mono)", New: newResample},
 		{Name: "text.normalize", Doc: "lower-case, trim and collapse whitespace in text (lower, collapse)", New: newNormalize},
 		{Name: "debug.noop", Doc: "pass items through unchanged (for benchmarking the engine)", New: newNoop},
 		{Name: "debug.delay", Doc: "wait a fixed time per item, then pass it on (for testing)", New: newDelay},
-	}
+	}, AudioFeatures()...)
 }
 
 // Register adds every builtin to env.

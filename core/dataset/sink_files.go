@@ -61,6 +61,17 @@ func (s *Files) Write(e *Entry) error {
 		case image.Image:
 			ext, write = ".png", func(w io.Writer) error { return png.Encode(w, v) }
 		case *tensor.Tensor:
+			if rate, ok := audioRate(e.Fields, k, v); ok {
+				// A plugin returns audio as a float32 waveform tensor (T, or C×T) beside a
+				// STAGE.sample_rate field: write it as the WAV a person can play.
+				ch := 1
+				if v.Rank() == 2 {
+					ch = v.Dim(0)
+				}
+				samples := v.Contiguous().Float32s()
+				ext, write = ".wav", func(w io.Writer) error { return media.EncodeWAV(w, samples, rate, ch, 16) }
+				break
+			}
 			ext, write = ".npy", func(w io.Writer) error { return tensor.WriteNpy(w, v) }
 		default:
 			continue
@@ -72,6 +83,30 @@ func (s *Files) Write(e *Entry) error {
 		s.pending = append(s.pending, path)
 	}
 	return nil
+}
+
+// audioRate reports whether the tensor field key is a waveform: float32, rank 1 or 2,
+// with a positive STAGE.sample_rate number beside it.
+func audioRate(fields map[string]any, key string, t *tensor.Tensor) (int, bool) {
+	if t.DType() != tensor.Float32 || t.Rank() < 1 || t.Rank() > 2 {
+		return 0, false
+	}
+	stage, _, _ := strings.Cut(key, ".")
+	var rate float64
+	switch r := fields[stage+".sample_rate"].(type) {
+	case int64:
+		rate = float64(r)
+	case int:
+		rate = float64(r)
+	case float64:
+		rate = r
+	default:
+		return 0, false
+	}
+	if rate <= 0 || rate > 1e6 || rate != float64(int(rate)) {
+		return 0, false
+	}
+	return int(rate), true
 }
 
 // Sync fsyncs the files written since the last Sync and their directories.

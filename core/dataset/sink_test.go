@@ -181,6 +181,40 @@ func TestFilesSink(t *testing.T) {
 	}
 }
 
+// TestFilesSinkWaveformTensor checks that a plugin's waveform tensor with a
+// sample_rate field beside it becomes a WAV, and a tensor without one stays .npy.
+func TestFilesSinkWaveformTensor(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenFiles(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Entry{ID: "clip.wav", Fields: map[string]any{
+		"vocode.audio":       tensor.FromFloat32([]float32{0, 0.25, -0.25, 0.5}, 4),
+		"vocode.sample_rate": int64(8000),
+		"embed.vector":       tensor.FromFloat32([]float32{1, 2}, 2),
+		"bad.audio":          tensor.FromFloat32([]float32{1}, 1),
+		"bad.sample_rate":    "fast",
+	}}
+	if err := s.Write(e); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, "clip.wav.vocode.audio.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := media.DecodeWAV(f, media.Limits{})
+	if err != nil || a.Rate != 8000 || a.Frames() != 4 || a.Samples[1] < 0.24 || a.Samples[1] > 0.26 {
+		t.Fatalf("waveform tensor as wav: %+v %v", a, err)
+	}
+	for _, name := range []string{"clip.wav.embed.vector.npy", "clip.wav.bad.audio.npy"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestSafeName(t *testing.T) {
 	for in, want := range map[string]string{
 		"a/b.jpg": "a/b.jpg", "../../etc/passwd": "__/__/etc/passwd", "/abs/x": "abs/x",

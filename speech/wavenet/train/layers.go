@@ -1,0 +1,304 @@
+package train
+
+import (
+	"fmt"
+	"math"
+
+	"gorgonia.org/gorgonia"
+	gtensor "gorgonia.org/tensor"
+
+	"github.com/plexusml/plexus/core/kernels"
+)
+
+// Activations are time-major matrices: N = B·T rows (B crops of T samples), one column
+// per channel. Data (input classes, conditioning, targets) never enters the graph as a
+// node: ops read it from Go memory set before each step, so no gradient is computed
+// for it.
+
+// embed is the first 1×1 convolution over one-hot input: row n of the output is row
+// ids[n] of W (classes × R).
+func embed(w *gorgonia.Node, ids []int32) (*gorgonia.Node, error) {
+	k, r := w.Shape()[0], w.Shape()[1]
+	n := len(ids)
+	fwd := newOp("embed", []int{2}, gtensor.Shape{n, r}, func(out []float32, in [][]float32) {
+		for i, id := range ids {
+			copy(out[i*r:(i+1)*r], in[0][int(id)*r:(int(id)+1)*r])
+		}
+	})
+	fwd.wrt = []bool{true}
+	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		dw := newOp("embed.dw", []int{2}, gtensor.Shape{k, r}, func(out []float32, in [][]float32) {
+			clear(out)
+			for i, id := range ids {
+				row := out[int(id)*r : (int(id)+1)*r]
+				for j, v := range in[0][i*r : (i+1)*r] {
+					row[j] += v
+				}
+			}
+		})
+		g, err := dw.apply(dy)
+		return gorgonia.Nodes{g}, err
+	}
+	return fwd.apply(w)
+}
+
+// project multiplies data (N × I, set before each step) by the weight W (I × O): the
+// conditioning's 1×1 convolutions.
+func project(data []float32, n int, w *gorgonia.Node) (*gorgonia.Node, error) {
+	i, o := w.Shape()[0], w.Shape()[1]
+	fwd := newOp("project", []int{2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
+		kernels.Sgemm(false, false, n, o, i, 1, data, i, in[0], o, 0, out, o)
+	})
+	fwd.wrt = []bool{true}
+	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		dw := newOp("project.dw", []int{2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
+			kernels.Sgemm(true, false, i, o, n, 1, data, i, in[0], o, 0, out, o)
+		})
+		g, err := dw.apply(dy)
+		return gorgonia.Nodes{g}, err
+	}
+	return fwd.apply(w)
+}
+
+// matmul is x (N × I) · W (I × O).
+func matmul(x, w *gorgonia.Node) (*gorgonia.Node, error) {
+	n, i, o := x.Shape()[0], w.Shape()[0], w.Shape()[1]
+	if x.Shape()[1] != i {
+		return nil, fmt.Errorf("matmul: %v · %v", x.Shape(), w.Shape())
+	}
+	fwd := newOp("matmul", []int{2, 2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
+		kernels.Sgemm(false, false, n, o, i, 1, in[0], i, in[1], o, 0, out, o)
+	})
+	fwd.wrt = []bool{true, true}
+	fwd.diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		dx := newOp("matmul.dx", []int{2, 2}, gtensor.Shape{n, i}, func(out []float32, in [][]float32) {
+			kernels.Sgemm(false, true, n, i, o, 1, in[1], o, in[0], o, 0, out, i) // dy · Wᵀ
+		})
+		dw := newOp("matmul.dw", []int{2, 2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
+			kernels.Sgemm(true, false, i, o, n, 1, in[0], i, in[1], o, 0, out, o) // xᵀ · dy
+		})
+		gx, err := dx.apply(nodes[1], dy)
+		if err != nil {
+			return nil, err
+		}
+		gw, err := dw.apply(nodes[0], dy)
+		return gorgonia.Nodes{gx, gw}, err
+	}
+	return fwd.apply(x, w)
+}
+
+// shift delays every crop by d steps (zeros enter at each crop's start): the dilated
+// tap of a causal convolution. Its gradient is the opposite shift.
+func shift(x *gorgonia.Node, d, T int) (*gorgonia.Node, error) {
+	s := x.Shape().Clone()
+	n, c := s[0], s[1]
+	mk := func(name string, lag int) *sliceOp {
+		return newOp(name, []int{2}, s.Clone(), func(out []float32, in [][]float32) {
+			for b := 0; b < n/T; b++ {
+				for t := 0; t < T; t++ {
+					u := t - lag
+					o := out[(b*T+t)*c : (b*T+t+1)*c]
+					if u < 0 || u >= T {
+						clear(o)
+						continue
+					}
+					copy(o, in[0][(b*T+u)*c:(b*T+u+1)*c])
+				}
+			}
+		})
+	}
+	fwd := mk(fmt.Sprintf("shift%d", d), d)
+	fwd.wrt = []bool{true}
+	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		g, err := mk(fmt.Sprintf("unshift%d", d), -d).apply(dy)
+		return gorgonia.Nodes{g}, err
+	}
+	return fwd.apply(x)
+}
+
+// sum returns scale·(Σ xs + bias), bias (one value per column) optional.
+func sum(scale float32, bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.Node, error) {
+	s := xs[0].Shape().Clone()
+	c := s[1]
+	ranks := make([]int, len(xs))
+	for i, x := range xs {
+		if !x.Shape().Eq(s) {
+			return nil, fmt.Errorf("sum: shapes %v and %v", s, x.Shape())
+		}
+		ranks[i] = 2
+	}
+	inputs := append([]*gorgonia.Node(nil), xs...)
+	if bias != nil {
+		ranks = append(ranks, 1)
+		inputs = append(inputs, bias)
+	}
+	nx := len(xs)
+	fwd := newOp("sum", ranks, s, func(out []float32, in [][]float32) {
+		copy(out, in[0])
+		for _, x := range in[1:nx] {
+			for j, v := range x {
+				out[j] += v
+			}
+		}
+		if bias != nil {
+			b := in[nx]
+			for r := 0; r < len(out); r += c {
+				row := out[r : r+c]
+				for j := range row {
+					row[j] += b[j]
+				}
+			}
+		}
+		if scale != 1 {
+			for j := range out {
+				out[j] *= scale
+			}
+		}
+	})
+	fwd.wrt = make([]bool, len(inputs))
+	for i := range fwd.wrt {
+		fwd.wrt[i] = true
+	}
+	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		g := dy
+		if scale != 1 {
+			sc := newOp("sum.scale", []int{2}, s.Clone(), func(out []float32, in [][]float32) {
+				for j, v := range in[0] {
+					out[j] = v * scale
+				}
+			})
+			var err error
+			if g, err = sc.apply(dy); err != nil {
+				return nil, err
+			}
+		}
+		grads := make(gorgonia.Nodes, 0, len(inputs))
+		for range xs {
+			grads = append(grads, g)
+		}
+		if bias != nil {
+			db := newOp("sum.db", []int{2}, gtensor.Shape{c}, func(out []float32, in [][]float32) {
+				clear(out)
+				for r := 0; r < len(in[0]); r += c {
+					for j, v := range in[0][r : r+c] {
+						out[j] += v
+					}
+				}
+			})
+			gb, err := db.apply(g)
+			if err != nil {
+				return nil, err
+			}
+			grads = append(grads, gb)
+		}
+		return grads, nil
+	}
+	return fwd.apply(inputs...)
+}
+
+// gate is WaveNet's gated unit, tanh(a)·sigmoid(b).
+func gate(a, b *gorgonia.Node) (*gorgonia.Node, error) {
+	s := a.Shape().Clone()
+	fwd := newOp("gate", []int{2, 2}, s, func(out []float32, in [][]float32) {
+		for j := range out {
+			out[j] = tanh(in[0][j]) * sigmoid(in[1][j])
+		}
+	})
+	fwd.wrt = []bool{true, true}
+	fwd.diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		da := newOp("gate.da", []int{2, 2, 2}, s.Clone(), func(out []float32, in [][]float32) {
+			for j := range out {
+				t := tanh(in[0][j])
+				out[j] = in[2][j] * sigmoid(in[1][j]) * (1 - t*t)
+			}
+		})
+		db := newOp("gate.db", []int{2, 2, 2}, s.Clone(), func(out []float32, in [][]float32) {
+			for j := range out {
+				g := sigmoid(in[1][j])
+				out[j] = in[2][j] * tanh(in[0][j]) * g * (1 - g)
+			}
+		})
+		ga, err := da.apply(nodes[0], nodes[1], dy)
+		if err != nil {
+			return nil, err
+		}
+		gb, err := db.apply(nodes[0], nodes[1], dy)
+		return gorgonia.Nodes{ga, gb}, err
+	}
+	return fwd.apply(a, b)
+}
+
+func tanh(x float32) float32    { return float32(math.Tanh(float64(x))) }
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
+	s := x.Shape().Clone()
+	fwd := newOp("relu", []int{2}, s, func(out []float32, in [][]float32) {
+		for i, v := range in[0] {
+			out[i] = max(v, 0)
+		}
+	})
+	fwd.wrt = []bool{true}
+	fwd.diff = func(_ gorgonia.Nodes, y, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		dx := newOp("relu.dx", []int{2, 2}, s.Clone(), func(out []float32, in [][]float32) {
+			for i, v := range in[0] {
+				if v > 0 {
+					out[i] = in[1][i]
+				} else {
+					out[i] = 0
+				}
+			}
+		})
+		g, err := dx.apply(y, dy)
+		return gorgonia.Nodes{g}, err
+	}
+	return fwd.apply(x)
+}
+
+// crossEntropy is the mean softmax cross-entropy of N × K logits against the targets
+// set before each step (mu-law classes).
+func crossEntropy(logits *gorgonia.Node, targets []int32) (*gorgonia.Node, error) {
+	n, k := logits.Shape()[0], logits.Shape()[1]
+	fwd := newOp("xent", []int{2}, nil, func(out []float32, in [][]float32) {
+		var loss float64
+		for i := 0; i < n; i++ {
+			row := in[0][i*k : (i+1)*k]
+			mx := row[0]
+			for _, v := range row {
+				mx = max(mx, v)
+			}
+			var s float64
+			for _, v := range row {
+				s += math.Exp(float64(v - mx))
+			}
+			loss += math.Log(s) - float64(row[targets[i]]-mx)
+		}
+		out[0] = float32(loss / float64(n))
+	})
+	fwd.wrt = []bool{true}
+	fwd.diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
+		dx := newOp("xent.dx", []int{2, 0}, gtensor.Shape{n, k}, func(out []float32, in [][]float32) {
+			scale := in[1][0] / float32(n)
+			for i := 0; i < n; i++ {
+				row, o := in[0][i*k:(i+1)*k], out[i*k:(i+1)*k]
+				mx := row[0]
+				for _, v := range row {
+					mx = max(mx, v)
+				}
+				var s float32
+				for j, v := range row {
+					e := float32(math.Exp(float64(v - mx)))
+					o[j] = e
+					s += e
+				}
+				for j := range o {
+					o[j] = o[j] / s * scale
+				}
+				o[targets[i]] -= scale
+			}
+		})
+		gx, err := dx.apply(nodes[0], g)
+		return gorgonia.Nodes{gx}, err
+	}
+	return fwd.apply(logits)
+}
