@@ -17,4 +17,4 @@ plexus validate pipelines/demo.yaml
 echo "== plexus run pipelines/demo.yaml"
 DATA="$data/items" plexus run "${args[@]}" pipelines/demo.yaml
 echo "== results: out/demo/results.jsonl, dead letters: out/demo/errors.jsonl"
-go run ./tools/demoreport -results out/demo/results.jsonl -truth "$data/truth.jsonl" -data "$data/items" -html out/demo/report.html
+go run ./tools/demoreport -results out/demo/results.jsonl -truth "$data/truth.jsonl" -data "$data/items" -files out/demo/files -html out/demo/report.html

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/plexusml/plexus/core/config"
+	"github.com/plexusml/plexus/core/engine"
 	"github.com/plexusml/plexus/core/pipeline"
 	"github.com/plexusml/plexus/core/plugin"
 	"github.com/plexusml/plexus/core/sched"
@@ -90,12 +91,16 @@ func (c *checker) check(ctx context.Context, p *pipeline.Pipeline) (ds pipeline.
 			continue
 		}
 		spec := plugin.StageSpec{Model: st.Model, Task: st.Task, Config: st.Config}
-		// As a run does: an omitted model or task is the plugin's only one.
+		// As a run does: an omitted model or task is the plugin's only one, and the
+		// stage's weights: reach a model that takes them.
 		if spec.Model == "" && len(d.Models) == 1 {
 			spec.Model = d.Models[0].Name
 		}
-		if m, ok := d.FindModel(spec.Model); ok && spec.Task == "" && len(m.Tasks) == 1 {
-			spec.Task = m.Tasks[0].Name
+		if m, ok := d.FindModel(spec.Model); ok {
+			if spec.Task == "" && len(m.Tasks) == 1 {
+				spec.Task = m.Tasks[0].Name
+			}
+			spec.Config = engine.StageConfig(st, m)
 		}
 		for _, err := range plugin.CheckStage(d, spec) {
 			key, msg := "", err.Error()

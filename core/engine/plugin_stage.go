@@ -52,7 +52,7 @@ func PluginFactory(host *plugin.Host) Factory {
 		if s.Device.Kind == sched.GPU {
 			device = fmt.Sprintf("gpu:%d", s.Device.Index)
 		}
-		inst, err := host.Instance(ctx, st.Plugin, model.Name, withWeights(st, model), device)
+		inst, err := host.Instance(ctx, st.Plugin, model.Name, StageConfig(st, model), device)
 		if err != nil {
 			return nil, err
 		}
@@ -61,10 +61,11 @@ func PluginFactory(host *plugin.Host) Factory {
 	}
 }
 
-// withWeights passes the stage's weights: key to a model that takes a "weights" config
-// field, unless config: sets one itself, so a pipeline names its weights once, where the
-// ledger hashes them.
-func withWeights(st *pipeline.Stage, model *plugin.ModelInfo) map[string]any {
+// StageConfig is the config a plugin stage's model is loaded with: the stage's config:,
+// plus its weights: key for a model that takes a "weights" config field unless config:
+// sets one itself, so a pipeline names its weights once, where the ledger hashes them.
+// plexus validate checks this same config against the plugin's schema.
+func StageConfig(st *pipeline.Stage, model *plugin.ModelInfo) map[string]any {
 	if st.Weights == "" {
 		return st.Config
 	}
@@ -168,6 +169,16 @@ func (p *pluginStage) fields(it *Item) (map[string]any, error) {
 		out[it.InputName] = v
 		return out, nil
 	}
+	// The item's own input feeds the first contract field only when no field of the
+	// contract is found by name: a vocoder offering (logmel, audio) must get an audio
+	// item's payload as audio, not as logmel.
+	named := false
+	for _, f := range p.inputs {
+		if rec.Fields[f.Name] != nil || hasPart(rec, f.Name) {
+			named = true
+			break
+		}
+	}
 	for k, f := range p.inputs {
 		var v any
 		var err error
@@ -179,7 +190,7 @@ func (p *pluginStage) fields(it *Item) (map[string]any, error) {
 		case hasPart(rec, f.Name):
 			sub := Item{Record: rec, InputName: f.Name, Part: f.Name}
 			v, err = wireValue(&sub, nil, f.Name)
-		case k == 0 && hasInput(it):
+		case k == 0 && !named && hasInput(it):
 			v, err = wireValue(it, it.Input, it.Part)
 		default:
 			continue // an optional field, or the plugin's contract check names it
