@@ -6,7 +6,7 @@ PLUGINS := $(notdir $(wildcard plugins/vision plugins/nlp plugins/speech))
 DEBS_TEST := graphviz python3-numpy python3-grpcio espeak-ng sox
 DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
 
-.PHONY: all build plugins test lint race crossbuild demo deps-test deps-demo golden golden-vision-large proto clean
+.PHONY: all build plugins test lint race crossbuild demo deps-test deps-demo e2e golden golden-vision-large proto clean
 
 all: build
 
@@ -57,6 +57,10 @@ proto:
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH="$(GOBIN):$$PATH" plugins/proto/gen.sh
+
+# e2e opens the demo's report in headless Chromium and fails on console errors (not in CI).
+e2e:
+	./scripts/e2e.sh
 
 # golden regenerates the test fixtures from PyTorch (Debian's python3-torch).
 golden:

@@ -343,6 +343,9 @@ func summary(v any) string {
 	case string:
 		return x
 	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return fmt.Sprintf("%.0f", x)
+		}
 		return fmt.Sprintf("%.4g", x)
 	case bool:
 		return fmt.Sprint(x)
