@@ -5,8 +5,11 @@ BIN := bin
 PLUGINS := $(notdir $(wildcard plugins/vision plugins/nlp plugins/speech))
 DEBS_TEST := graphviz python3-numpy python3-grpcio espeak-ng sox
 DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
+# PyTorch for the comparison columns, with OpenBLAS so that torch.mm is not the
+# reference BLAS that python3-torch pulls in by default.
+DEBS_BENCH := python3-torch python3-torchvision python3-torchaudio libopenblas0-pthread
 
-.PHONY: all build plugins test lint race crossbuild demo deps-test deps-demo e2e golden golden-vision-large proto clean
+.PHONY: all build plugins test lint race crossbuild demo bench deps-test deps-demo e2e golden golden-vision-large proto clean
 
 all: build
 
@@ -57,6 +60,11 @@ proto:
 	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 	PATH="$(GOBIN):$$PATH" plugins/proto/gen.sh
+
+# bench runs every benchmark beside PyTorch and writes docs/BENCHMARKS.md.
+bench: build
+	@./scripts/apt-install.sh $(DEBS_BENCH)
+	$(BIN)/plexus bench all --markdown docs/BENCHMARKS.md
 
 # e2e opens the demo's report in headless Chromium and fails on console errors (not in CI).
 e2e:
