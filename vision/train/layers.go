@@ -119,10 +119,10 @@ func conv2d(x, w *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
 	fwd := newOp("conv2d", []int{4, 4}, gtensor.Shape{g.n, g.o, oh, ow}, func(out []float32, in [][]float32) {
 		kernels.Conv2d(p, in[0], in[1], nil, out, &ws0)
 	})
-	fwd.wrt = []bool{true, true}
+	fwd.WRT = []bool{true, true}
 	kdim, l := g.c*g.k*g.k, oh*ow
 	var cols []float32
-	fwd.diff = func(in gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.Diff = func(in gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("conv2d.dx", []int{4, 4}, gtensor.Shape{g.n, g.c, g.h, g.w}, func(out []float32, in [][]float32) {
 			w, dy := in[0], in[1]
 			if cols == nil {
@@ -148,17 +148,17 @@ func conv2d(x, w *gorgonia.Node, stride, pad int) (*gorgonia.Node, error) {
 				kernels.Sgemm(false, true, g.o, kdim, l, 1, dy[i*g.o*l:(i+1)*g.o*l], l, cols, l, beta, out, kdim)
 			}
 		})
-		gx, err := dx.apply(in[1], dy)
+		gx, err := dx.Apply(in[1], dy)
 		if err != nil {
 			return nil, err
 		}
-		gw, err := dw.apply(in[0], dy)
+		gw, err := dw.Apply(in[0], dy)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Nodes{gx, gw}, nil
 	}
-	return fwd.apply(x, w)
+	return fwd.Apply(x, w)
 }
 
 // batchNorm is the training-mode BatchNorm2d of PyTorch: batch statistics over N, H, W
@@ -245,8 +245,8 @@ func batchNorm2d(x, gamma, beta *gorgonia.Node, bn *batchNorm) (*gorgonia.Node, 
 	fwd := newOp("batchnorm", []int{4, 1, 1}, xs.Clone(), func(out []float32, in [][]float32) {
 		bn.forward(out, in[0], in[1], in[2], n)
 	})
-	fwd.wrt = []bool{true, true, true}
-	fwd.diff = func(in gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true, true, true}
+	fwd.Diff = func(in gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("batchnorm.dx", []int{1, 4}, xs.Clone(), func(out []float32, in [][]float32) {
 			gamma, dy := in[0], in[1]
 			m := float32(bn.m)
@@ -280,21 +280,21 @@ func batchNorm2d(x, gamma, beta *gorgonia.Node, bn *batchNorm) (*gorgonia.Node, 
 				out[c] = float32(s)
 			}
 		})
-		gx, err := dx.apply(in[1], dy)
+		gx, err := dx.Apply(in[1], dy)
 		if err != nil {
 			return nil, err
 		}
-		gg, err := dg.apply(dy)
+		gg, err := dg.Apply(dy)
 		if err != nil {
 			return nil, err
 		}
-		gb, err := db.apply(dy)
+		gb, err := db.Apply(dy)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Nodes{gx, gg, gb}, nil
 	}
-	return fwd.apply(x, gamma, beta)
+	return fwd.Apply(x, gamma, beta)
 }
 
 func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
@@ -304,8 +304,8 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 			out[i] = max(v, 0)
 		}
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(_ gorgonia.Nodes, y, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(_ gorgonia.Nodes, y, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("relu.dx", []int{s.Dims(), s.Dims()}, s.Clone(), func(out []float32, in [][]float32) {
 			y, dy := in[0], in[1][:len(in[0])]
 			out = out[:len(y)]
@@ -314,13 +314,13 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 				out[i] = dy[i] * float32(b2f(v > 0))
 			}
 		})
-		gx, err := dx.apply(y, dy)
+		gx, err := dx.Apply(y, dy)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Nodes{gx}, nil
 	}
-	return fwd.apply(x)
+	return fwd.Apply(x)
 }
 
 // add is the residual sum; its gradient flows unchanged to both inputs.
@@ -335,11 +335,11 @@ func add(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 			out[i] = a[i] + b[i]
 		}
 	})
-	fwd.wrt = []bool{true, true}
-	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true, true}
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		return gorgonia.Nodes{dy, dy}, nil
 	}
-	return fwd.apply(a, b)
+	return fwd.Apply(a, b)
 }
 
 // globalAvgPool averages each channel's plane: N×C×H×W to N×C.
@@ -355,8 +355,8 @@ func globalAvgPool(x *gorgonia.Node) (*gorgonia.Node, error) {
 			out[i] = sum / float32(hw)
 		}
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("avgpool.dx", []int{2}, s.Clone(), func(out []float32, in [][]float32) {
 			for i, d := range in[0] {
 				v := d / float32(hw)
@@ -365,13 +365,13 @@ func globalAvgPool(x *gorgonia.Node) (*gorgonia.Node, error) {
 				}
 			}
 		})
-		gx, err := dx.apply(dy)
+		gx, err := dx.Apply(dy)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Nodes{gx}, nil
 	}
-	return fwd.apply(x)
+	return fwd.Apply(x)
 }
 
 // linear is torch.nn.Linear: y = x·Wᵀ + b with W out×in.
@@ -386,8 +386,8 @@ func linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 		}
 		kernels.Sgemm(false, true, n, out, in, 1, v[0], in, v[1], in, 1, y, out)
 	})
-	fwd.wrt = []bool{true, true, true}
-	fwd.diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true, true, true}
+	fwd.Diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("linear.dx", []int{2, 2}, gtensor.Shape{n, in}, func(g []float32, v [][]float32) {
 			kernels.Sgemm(false, false, n, in, out, 1, v[1], out, v[0], in, 0, g, in)
 		})
@@ -402,21 +402,21 @@ func linear(x, w, b *gorgonia.Node) (*gorgonia.Node, error) {
 				}
 			}
 		})
-		gx, err := dx.apply(nodes[1], dy)
+		gx, err := dx.Apply(nodes[1], dy)
 		if err != nil {
 			return nil, err
 		}
-		gw, err := dw.apply(nodes[0], dy)
+		gw, err := dw.Apply(nodes[0], dy)
 		if err != nil {
 			return nil, err
 		}
-		gb, err := db.apply(dy)
+		gb, err := db.Apply(dy)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Nodes{gx, gw, gb}, nil
 	}
-	return fwd.apply(x, w, b)
+	return fwd.Apply(x, w, b)
 }
 
 // crossEntropy is the mean softmax cross-entropy of logits against labels set before
@@ -451,8 +451,8 @@ func softmaxCrossEntropy(logits *gorgonia.Node, ce *crossEntropy) (*gorgonia.Nod
 		}
 		out[0] = float32(loss / float64(n))
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("xent.dx", []int{2, 0}, gtensor.Shape{n, k}, func(out []float32, in [][]float32) {
 			scale := in[1][0] / float32(n)
 			for i := 0; i < n; i++ {
@@ -473,13 +473,13 @@ func softmaxCrossEntropy(logits *gorgonia.Node, ce *crossEntropy) (*gorgonia.Nod
 				o[ce.labels[i]] -= scale
 			}
 		})
-		gx, err := dx.apply(nodes[0], g)
+		gx, err := dx.Apply(nodes[0], g)
 		if err != nil {
 			return nil, err
 		}
 		return gorgonia.Nodes{gx}, nil
 	}
-	return fwd.apply(logits)
+	return fwd.Apply(logits)
 }
 
 func b2f(b bool) float32 {

@@ -26,17 +26,17 @@ func probe(t *testing.T, y *gorgonia.Node, rng *rand.Rand) *gorgonia.Node {
 		}
 		out[0] = float32(sum)
 	})
-	op.wrt = []bool{true}
-	op.diff = func(_ gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
+	op.WRT = []bool{true}
+	op.Diff = func(_ gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
 		d := newOp("probe.dx", []int{0}, s.Clone(), func(out []float32, in [][]float32) {
 			for i := range out {
 				out[i] = r[i] * in[0][0]
 			}
 		})
-		n, err := d.apply(g)
+		n, err := d.Apply(g)
 		return gorgonia.Nodes{n}, err
 	}
-	n, err := op.apply(y)
+	n, err := op.Apply(y)
 	if err != nil {
 		t.Fatal(err)
 	}

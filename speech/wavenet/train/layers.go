@@ -25,8 +25,8 @@ func embed(w *gorgonia.Node, ids []int32) (*gorgonia.Node, error) {
 			copy(out[i*r:(i+1)*r], in[0][int(id)*r:(int(id)+1)*r])
 		}
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dw := newOp("embed.dw", []int{2}, gtensor.Shape{k, r}, func(out []float32, in [][]float32) {
 			clear(out)
 			for i, id := range ids {
@@ -36,10 +36,10 @@ func embed(w *gorgonia.Node, ids []int32) (*gorgonia.Node, error) {
 				}
 			}
 		})
-		g, err := dw.apply(dy)
+		g, err := dw.Apply(dy)
 		return gorgonia.Nodes{g}, err
 	}
-	return fwd.apply(w)
+	return fwd.Apply(w)
 }
 
 // project multiplies data (N × I, set before each step) by the weight W (I × O): the
@@ -49,15 +49,15 @@ func project(data []float32, n int, w *gorgonia.Node) (*gorgonia.Node, error) {
 	fwd := newOp("project", []int{2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
 		kernels.Sgemm(false, false, n, o, i, 1, data, i, in[0], o, 0, out, o)
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dw := newOp("project.dw", []int{2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
 			kernels.Sgemm(true, false, i, o, n, 1, data, i, in[0], o, 0, out, o)
 		})
-		g, err := dw.apply(dy)
+		g, err := dw.Apply(dy)
 		return gorgonia.Nodes{g}, err
 	}
-	return fwd.apply(w)
+	return fwd.Apply(w)
 }
 
 // matmul is x (N × I) · W (I × O).
@@ -69,22 +69,22 @@ func matmul(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 	fwd := newOp("matmul", []int{2, 2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
 		kernels.Sgemm(false, false, n, o, i, 1, in[0], i, in[1], o, 0, out, o)
 	})
-	fwd.wrt = []bool{true, true}
-	fwd.diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true, true}
+	fwd.Diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("matmul.dx", []int{2, 2}, gtensor.Shape{n, i}, func(out []float32, in [][]float32) {
 			kernels.Sgemm(false, true, n, i, o, 1, in[1], o, in[0], o, 0, out, i) // dy · Wᵀ
 		})
 		dw := newOp("matmul.dw", []int{2, 2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
 			kernels.Sgemm(true, false, i, o, n, 1, in[0], i, in[1], o, 0, out, o) // xᵀ · dy
 		})
-		gx, err := dx.apply(nodes[1], dy)
+		gx, err := dx.Apply(nodes[1], dy)
 		if err != nil {
 			return nil, err
 		}
-		gw, err := dw.apply(nodes[0], dy)
+		gw, err := dw.Apply(nodes[0], dy)
 		return gorgonia.Nodes{gx, gw}, err
 	}
-	return fwd.apply(x, w)
+	return fwd.Apply(x, w)
 }
 
 // shift delays every crop by d steps (zeros enter at each crop's start): the dilated
@@ -108,12 +108,12 @@ func shift(x *gorgonia.Node, d, T int) (*gorgonia.Node, error) {
 		})
 	}
 	fwd := mk(fmt.Sprintf("shift%d", d), d)
-	fwd.wrt = []bool{true}
-	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
-		g, err := mk(fmt.Sprintf("unshift%d", d), -d).apply(dy)
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		g, err := mk(fmt.Sprintf("unshift%d", d), -d).Apply(dy)
 		return gorgonia.Nodes{g}, err
 	}
-	return fwd.apply(x)
+	return fwd.Apply(x)
 }
 
 // sum returns scale·(Σ xs + bias), bias (one value per column) optional.
@@ -155,11 +155,11 @@ func sum(scale float32, bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.No
 			}
 		}
 	})
-	fwd.wrt = make([]bool, len(inputs))
-	for i := range fwd.wrt {
-		fwd.wrt[i] = true
+	fwd.WRT = make([]bool, len(inputs))
+	for i := range fwd.WRT {
+		fwd.WRT[i] = true
 	}
-	fwd.diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		g := dy
 		if scale != 1 {
 			sc := newOp("sum.scale", []int{2}, s.Clone(), func(out []float32, in [][]float32) {
@@ -168,7 +168,7 @@ func sum(scale float32, bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.No
 				}
 			})
 			var err error
-			if g, err = sc.apply(dy); err != nil {
+			if g, err = sc.Apply(dy); err != nil {
 				return nil, err
 			}
 		}
@@ -185,7 +185,7 @@ func sum(scale float32, bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.No
 					}
 				}
 			})
-			gb, err := db.apply(g)
+			gb, err := db.Apply(g)
 			if err != nil {
 				return nil, err
 			}
@@ -193,7 +193,7 @@ func sum(scale float32, bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.No
 		}
 		return grads, nil
 	}
-	return fwd.apply(inputs...)
+	return fwd.Apply(inputs...)
 }
 
 // gate is WaveNet's gated unit, tanh(a)·sigmoid(b).
@@ -204,8 +204,8 @@ func gate(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 			out[j] = tanh(in[0][j]) * sigmoid(in[1][j])
 		}
 	})
-	fwd.wrt = []bool{true, true}
-	fwd.diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true, true}
+	fwd.Diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		da := newOp("gate.da", []int{2, 2, 2}, s.Clone(), func(out []float32, in [][]float32) {
 			for j := range out {
 				t := tanh(in[0][j])
@@ -218,14 +218,14 @@ func gate(a, b *gorgonia.Node) (*gorgonia.Node, error) {
 				out[j] = in[2][j] * tanh(in[0][j]) * g * (1 - g)
 			}
 		})
-		ga, err := da.apply(nodes[0], nodes[1], dy)
+		ga, err := da.Apply(nodes[0], nodes[1], dy)
 		if err != nil {
 			return nil, err
 		}
-		gb, err := db.apply(nodes[0], nodes[1], dy)
+		gb, err := db.Apply(nodes[0], nodes[1], dy)
 		return gorgonia.Nodes{ga, gb}, err
 	}
-	return fwd.apply(a, b)
+	return fwd.Apply(a, b)
 }
 
 func tanh(x float32) float32    { return float32(math.Tanh(float64(x))) }
@@ -238,8 +238,8 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 			out[i] = max(v, 0)
 		}
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(_ gorgonia.Nodes, y, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(_ gorgonia.Nodes, y, dy *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("relu.dx", []int{2, 2}, s.Clone(), func(out []float32, in [][]float32) {
 			for i, v := range in[0] {
 				if v > 0 {
@@ -249,10 +249,10 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 				}
 			}
 		})
-		g, err := dx.apply(y, dy)
+		g, err := dx.Apply(y, dy)
 		return gorgonia.Nodes{g}, err
 	}
-	return fwd.apply(x)
+	return fwd.Apply(x)
 }
 
 // crossEntropy is the mean softmax cross-entropy of N × K logits against the targets
@@ -275,8 +275,8 @@ func crossEntropy(logits *gorgonia.Node, targets []int32) (*gorgonia.Node, error
 		}
 		out[0] = float32(loss / float64(n))
 	})
-	fwd.wrt = []bool{true}
-	fwd.diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
+	fwd.WRT = []bool{true}
+	fwd.Diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
 		dx := newOp("xent.dx", []int{2, 0}, gtensor.Shape{n, k}, func(out []float32, in [][]float32) {
 			scale := in[1][0] / float32(n)
 			for i := 0; i < n; i++ {
@@ -297,8 +297,8 @@ func crossEntropy(logits *gorgonia.Node, targets []int32) (*gorgonia.Node, error
 				o[targets[i]] -= scale
 			}
 		})
-		gx, err := dx.apply(nodes[0], g)
+		gx, err := dx.Apply(nodes[0], g)
 		return gorgonia.Nodes{gx}, err
 	}
-	return fwd.apply(logits)
+	return fwd.Apply(logits)
 }

@@ -1,138 +1,14 @@
 package train
 
-// This file is vision/train's op.go: the same small adapter that lets a gorgonia graph run
-// its heavy ops on core/kernels. It is copied rather than shared because vision/train
-// keeps it unexported; a shared internal package would serve both.
-
 import (
-	"fmt"
-	"hash"
-	"hash/fnv"
-	"sync/atomic"
-
-	"github.com/chewxy/hm"
-	"gorgonia.org/gorgonia"
+	"github.com/plexusml/plexus/internal/gorgop"
 	gtensor "gorgonia.org/tensor"
 )
 
-// opSeq numbers every op so that gorgonia's common-subexpression elimination, which
-// merges nodes whose ops hash alike and whose children are the same, never merges two
-// ops that only look alike (a BatchNorm's dγ and dβ both read only dy).
-var opSeq atomic.Uint64
-
-// sliceOp is a gorgonia Op whose work is a function over float32 slices. The heavy
-// layers of the training graph are sliceOps so that their forward and backward passes
-// run on core/kernels (blocked SGEMM) instead of gorgonia's generic tensor iterators;
-// gorgonia still owns the graph, the symbolic differentiation (chain rule, fan-in sums)
-// and the tape machine that runs it.
-type sliceOp struct {
-	name  string
-	id    uint64
-	in    []int         // rank of each input; 0 is a scalar
-	shape gtensor.Shape // output shape, fixed when the graph is built; nil is a scalar
-	run   func(out []float32, in [][]float32)
-	diff  func(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error)
-	wrt   []bool
-
-	// buf is the output, allocated once: a training step then allocates nothing big.
-	// gorgonia may later write into it from an op that reuses a dead register, which is
-	// harmless because every step recomputes it before it is read.
-	buf *gtensor.Dense
-}
+// sliceOp is the gorgonia op every layer of this training graph is built from: a
+// function over float32 slices running on core/kernels (see internal/gorgop).
+type sliceOp = gorgop.Op
 
 func newOp(name string, in []int, shape gtensor.Shape, run func(out []float32, in [][]float32)) *sliceOp {
-	return &sliceOp{name: name, id: opSeq.Add(1), in: in, shape: shape, run: run}
+	return gorgop.New(name, in, shape, run)
 }
-
-// apply adds the op to the graph of its inputs.
-func (o *sliceOp) apply(inputs ...*gorgonia.Node) (*gorgonia.Node, error) {
-	n, err := gorgonia.ApplyOp(o, inputs...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", o.name, err)
-	}
-	return n, nil
-}
-
-func typeOfRank(r int) hm.Type {
-	if r == 0 {
-		return gorgonia.Float32
-	}
-	return gorgonia.TensorType{Dims: r, Of: gorgonia.Float32}
-}
-
-func (o *sliceOp) Arity() int { return len(o.in) }
-
-func (o *sliceOp) Type() hm.Type {
-	ts := make([]hm.Type, 0, len(o.in)+1)
-	for _, r := range o.in {
-		ts = append(ts, typeOfRank(r))
-	}
-	ts = append(ts, typeOfRank(len(o.shape)))
-	return hm.NewFnType(ts...)
-}
-
-func (o *sliceOp) InferShape(...gorgonia.DimSizer) (gtensor.Shape, error) {
-	if len(o.shape) == 0 {
-		return gtensor.ScalarShape(), nil
-	}
-	return o.shape.Clone(), nil
-}
-
-func (o *sliceOp) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
-	if len(vs) != len(o.in) {
-		return nil, fmt.Errorf("%s: %d inputs, want %d", o.name, len(vs), len(o.in))
-	}
-	in := make([][]float32, len(vs))
-	for i, v := range vs {
-		switch v := v.(type) {
-		case *gtensor.Dense:
-			f, ok := v.Data().([]float32)
-			if !ok {
-				return nil, fmt.Errorf("%s: input %d is %v, want float32", o.name, i, v.Dtype())
-			}
-			in[i] = f
-		case *gorgonia.F32:
-			in[i] = []float32{float32(*v)}
-		default:
-			return nil, fmt.Errorf("%s: input %d is %T", o.name, i, v)
-		}
-	}
-	if len(o.shape) == 0 {
-		out := []float32{0}
-		o.run(out, in)
-		return gorgonia.NewF32(out[0]), nil
-	}
-	if o.buf == nil {
-		o.buf = gtensor.New(gtensor.WithShape(o.shape.Clone()...), gtensor.Of(gtensor.Float32))
-	}
-	o.run(o.buf.Float32s(), in)
-	return o.buf, nil
-}
-
-func (o *sliceOp) ReturnsPtr() bool      { return false }
-func (o *sliceOp) CallsExtern() bool     { return false }
-func (o *sliceOp) OverwritesInput() int  { return -1 }
-func (o *sliceOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "%s#%d", o.name, o.id) }
-func (o *sliceOp) String() string        { return o.name }
-
-func (o *sliceOp) Hashcode() uint32 {
-	h := fnv.New32a()
-	o.WriteHash(h)
-	return h.Sum32()
-}
-
-func (o *sliceOp) DiffWRT(n int) []bool {
-	if o.wrt == nil {
-		return make([]bool, n)
-	}
-	return o.wrt
-}
-
-func (o *sliceOp) SymDiff(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-	if o.diff == nil {
-		return nil, fmt.Errorf("%s is not differentiable", o.name)
-	}
-	return o.diff(in, out, grad)
-}
-
-var _ gorgonia.SDOp = (*sliceOp)(nil)
