@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 BIN := bin
 PLUGINS := $(notdir $(wildcard plugins/vision plugins/nlp plugins/speech))
-DEBS_TEST := graphviz python3-numpy python3-grpcio espeak-ng sox
+DEBS_TEST := graphviz python3-numpy python3-grpcio python3-protobuf python3-cryptography espeak-ng sox
 DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
 # PyTorch for the comparison columns, with OpenBLAS so that torch.mm is not the
 # reference BLAS that python3-torch pulls in by default.
