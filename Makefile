@@ -9,7 +9,7 @@ DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
 # reference BLAS that python3-torch pulls in by default.
 DEBS_BENCH := python3-torch python3-torchvision python3-torchaudio libopenblas0-pthread
 
-.PHONY: all build plugins test lint race crossbuild demo bench deps-test deps-demo e2e golden golden-vision-large proto clean
+.PHONY: all build plugins test lint race crossbuild demo bench docs deps-test deps-demo e2e golden golden-vision-large proto clean
 
 all: build
 
@@ -65,6 +65,11 @@ proto:
 bench: build
 	@./scripts/apt-install.sh $(DEBS_BENCH)
 	$(BIN)/plexus bench all --markdown docs/BENCHMARKS.md
+
+# docs regenerates the generated references: docs/cli.md and docs/stages.md.
+docs: build
+	$(BIN)/plexus docs cli > docs/cli.md
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/plexus docs stages > docs/stages.md
 
 # e2e opens the demo's report in headless Chromium and fails on console errors (not in CI).
 e2e:
