@@ -35,9 +35,18 @@ type Op struct {
 	Diff func(in gorgonia.Nodes, out, grad *gorgonia.Node) (gorgonia.Nodes, error)
 	WRT  []bool
 
-	// buf is the output, allocated once: a training step then allocates nothing big.
-	// gorgonia may later write into it from an op that reuses a dead register, which is
-	// harmless because every step recomputes it before it is read.
+	// Out, when set, is the output's backing, filled by run every step: for a large
+	// output that only read-only consumers use and that every step fully rewrites.
+	Out []float32
+	// Fresh makes Do allocate a new output every run. gorgonia's tape machine may hand
+	// an op's output register to a later op to overwrite; an op whose output is read
+	// again after that (an unrolled recurrent cell) needs a fresh one each time.
+	Fresh bool
+
+	// buf is the output when neither Out nor Fresh is set, allocated once so that a
+	// training step allocates nothing big. gorgonia may later write into it from an op
+	// that reuses a dead register, which is harmless when every step recomputes it
+	// before it is read.
 	buf *gtensor.Dense
 }
 
@@ -104,6 +113,15 @@ func (o *Op) Do(vs ...gorgonia.Value) (gorgonia.Value, error) {
 		out := []float32{0}
 		o.run(out, in)
 		return gorgonia.NewF32(out[0]), nil
+	}
+	switch {
+	case o.Out != nil:
+		o.run(o.Out, in)
+		return gtensor.New(gtensor.WithShape(o.shape.Clone()...), gtensor.WithBacking(o.Out)), nil
+	case o.Fresh:
+		out := gtensor.New(gtensor.WithShape(o.shape.Clone()...), gtensor.Of(gtensor.Float32))
+		o.run(out.Float32s(), in)
+		return out, nil
 	}
 	if o.buf == nil {
 		o.buf = gtensor.New(gtensor.WithShape(o.shape.Clone()...), gtensor.Of(gtensor.Float32))

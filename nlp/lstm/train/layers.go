@@ -18,8 +18,8 @@ func embed(emb *gorgonia.Node, ids *[]int, rows, vocab, dim int) (*gorgonia.Node
 			copy(out[r*dim:(r+1)*dim], in[0][id*dim:(id+1)*dim])
 		}
 	})
-	op.wrt = []bool{true}
-	op.diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	op.WRT = []bool{true}
+	op.Diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 		g := newOp("embed-grad", []int{2}, gtensor.Shape{vocab, dim}, func(out []float32, in [][]float32) {
 			for r, id := range *ids {
 				o, d := out[id*dim:(id+1)*dim], in[0][r*dim:(r+1)*dim]
@@ -28,10 +28,10 @@ func embed(emb *gorgonia.Node, ids *[]int, rows, vocab, dim int) (*gorgonia.Node
 				}
 			}
 		})
-		n, err := g.apply(grad)
+		n, err := g.Apply(grad)
 		return gorgonia.Nodes{n}, err
 	}
-	return op.apply(emb)
+	return op.Apply(emb)
 }
 
 // lstmLayer is one LSTM layer unrolled over the window: a gorgonia Mul projects every
@@ -121,22 +121,22 @@ func (ly *lstmLayer) cell(t int, gx, prev, whh, bias *gorgonia.Node) (*gorgonia.
 	// The window-wide gradients (gx, W_hh, bias) are produced once, by step 0, whose
 	// backward runs last; the other steps only pass the gradient back in time.
 	first := t == 0
-	op.wrt = []bool{first, true, first, first}
-	op.diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
-		dprev, err := ly.cellGrad(t).apply(grad)
+	op.WRT = []bool{first, true, first, first}
+	op.Diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+		dprev, err := ly.cellGrad(t).Apply(grad)
 		if err != nil || !first {
 			return gorgonia.Nodes{nil, dprev, nil, nil}, err
 		}
 		T, G := ly.steps, 4*H
 		dgx := newOp("lstm-dgates", []int{2}, gtensor.Shape{T * B, G}, func([]float32, [][]float32) {})
-		dgx.buf = ly.dg // already filled by the cells' backward nodes, which dprev follows
-		dGX, err := dgx.apply(dprev)
+		dgx.Out = ly.dg // already filled by the cells' backward nodes, which dprev follows
+		dGX, err := dgx.Apply(dprev)
 		if err != nil {
 			return nil, err
 		}
 		dW, err := newOp("lstm-dwhh", []int{2}, gtensor.Shape{H, G}, func(out []float32, in [][]float32) {
 			kernels.Sgemm(true, false, H, G, T*B, 1, ly.hPrev, H, in[0], G, 0, out, G)
-		}).apply(dGX)
+		}).Apply(dGX)
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +146,7 @@ func (ly *lstmLayer) cell(t int, gx, prev, whh, bias *gorgonia.Node) (*gorgonia.
 		}
 		return gorgonia.Nodes{dGX, dprev, dW, db}, nil
 	}
-	return op.apply(gx, prev, whh, bias)
+	return op.Apply(gx, prev, whh, bias)
 }
 
 // cellGrad is step t's backward node: from the gradient of its [h | c] it fills the
@@ -192,11 +192,11 @@ func (ly *lstmLayer) gather(hcs gorgonia.Nodes) (*gorgonia.Node, error) {
 			}
 		}
 	})
-	op.wrt = make([]bool, T)
-	for i := range op.wrt {
-		op.wrt[i] = true
+	op.WRT = make([]bool, T)
+	for i := range op.WRT {
+		op.WRT[i] = true
 	}
-	op.diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	op.Diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 		gs := make(gorgonia.Nodes, T)
 		for t := range gs {
 			n, err := newOp("lstm-gather-grad", []int{2}, gtensor.Shape{B, 2 * H}, func(out []float32, in [][]float32) {
@@ -204,7 +204,7 @@ func (ly *lstmLayer) gather(hcs gorgonia.Nodes) (*gorgonia.Node, error) {
 					copy(out[i*2*H:i*2*H+H], in[0][(t*B+i)*H:(t*B+i+1)*H])
 					clear(out[i*2*H+H : (i+1)*2*H])
 				}
-			}).apply(grad)
+			}).Apply(grad)
 			if err != nil {
 				return nil, err
 			}
@@ -212,7 +212,7 @@ func (ly *lstmLayer) gather(hcs gorgonia.Nodes) (*gorgonia.Node, error) {
 		}
 		return gs, nil
 	}
-	return op.apply(hcs...)
+	return op.Apply(hcs...)
 }
 
 // colSum sums a rows×cols tensor over its rows (a bias gradient).
@@ -225,7 +225,7 @@ func colSum(x *gorgonia.Node, rows, cols int) (*gorgonia.Node, error) {
 				out[j] += v
 			}
 		}
-	}).apply(x)
+	}).Apply(x)
 }
 
 // dropout zeroes each element with probability p and scales the rest by 1/(1-p)
@@ -249,16 +249,16 @@ func dropout(x *gorgonia.Node, rows, cols int, p *float64, rng *rand.Rand) (*gor
 			out[i] = in[0][i] * mask[i]
 		}
 	})
-	op.wrt = []bool{true}
-	op.diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	op.WRT = []bool{true}
+	op.Diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 		n, err := newOp("dropout-grad", []int{2}, gtensor.Shape{rows, cols}, func(out []float32, in [][]float32) {
 			for i := range out {
 				out[i] = in[0][i] * mask[i]
 			}
-		}).apply(grad)
+		}).Apply(grad)
 		return gorgonia.Nodes{n}, err
 	}
-	return op.apply(x)
+	return op.Apply(x)
 }
 
 // crossEntropy is the summed softmax cross-entropy of logits+bias (rows×vocab) against
@@ -292,8 +292,8 @@ func crossEntropy(logits, bias *gorgonia.Node, targets *[]int, rows, vocab int, 
 		*sum = loss
 		out[0] = float32(loss / norm)
 	})
-	op.wrt = []bool{true, true}
-	op.diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	op.WRT = []bool{true, true}
+	op.Diff = func(_ gorgonia.Nodes, _, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 		dz, err := newOp("cross-entropy-grad", []int{0}, gtensor.Shape{rows, vocab}, func(out []float32, in [][]float32) {
 			tg := *targets
 			s := in[0][0] / float32(norm)
@@ -303,7 +303,7 @@ func crossEntropy(logits, bias *gorgonia.Node, targets *[]int, rows, vocab int, 
 			for b := 0; b < rows; b++ {
 				out[b*vocab+tg[b]] -= s
 			}
-		}).apply(grad)
+		}).Apply(grad)
 		if err != nil {
 			return nil, err
 		}
@@ -313,5 +313,5 @@ func crossEntropy(logits, bias *gorgonia.Node, targets *[]int, rows, vocab int, 
 		}
 		return gorgonia.Nodes{dz, db}, nil
 	}
-	return op.apply(logits, bias)
+	return op.Apply(logits, bias)
 }
