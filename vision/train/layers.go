@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/plexusml/plexus/core/kernels"
+	"github.com/plexusml/plexus/internal/gorgop"
 	"gorgonia.org/gorgonia"
 	gtensor "gorgonia.org/tensor"
 )
@@ -427,59 +428,8 @@ type crossEntropy struct {
 }
 
 func softmaxCrossEntropy(logits *gorgonia.Node, ce *crossEntropy) (*gorgonia.Node, error) {
-	n, k := logits.Shape()[0], logits.Shape()[1]
-	ce.labels = make([]int, n)
-	fwd := newOp("xent", []int{2}, nil, func(out []float32, in [][]float32) {
-		var loss float64
-		ce.correct = 0
-		for i := 0; i < n; i++ {
-			row := in[0][i*k : (i+1)*k]
-			best := 0
-			for j, v := range row {
-				if v > row[best] {
-					best = j
-				}
-			}
-			if best == ce.labels[i] {
-				ce.correct++
-			}
-			var s float64
-			for _, v := range row {
-				s += math.Exp(float64(v - row[best]))
-			}
-			loss += math.Log(s) - float64(row[ce.labels[i]]-row[best])
-		}
-		out[0] = float32(loss / float64(n))
-	})
-	fwd.WRT = []bool{true}
-	fwd.Diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
-		dx := newOp("xent.dx", []int{2, 0}, gtensor.Shape{n, k}, func(out []float32, in [][]float32) {
-			scale := in[1][0] / float32(n)
-			for i := 0; i < n; i++ {
-				row, o := in[0][i*k:(i+1)*k], out[i*k:(i+1)*k]
-				mx := row[0]
-				for _, v := range row {
-					mx = max(mx, v)
-				}
-				var s float32
-				for j, v := range row {
-					e := float32(math.Exp(float64(v - mx)))
-					o[j] = e
-					s += e
-				}
-				for j := range o {
-					o[j] = o[j] / s * scale
-				}
-				o[ce.labels[i]] -= scale
-			}
-		})
-		gx, err := dx.Apply(nodes[0], g)
-		if err != nil {
-			return nil, err
-		}
-		return gorgonia.Nodes{gx}, nil
-	}
-	return fwd.Apply(logits)
+	ce.labels = make([]int, logits.Shape()[0])
+	return gorgop.CrossEntropy(logits, func(i int) int { return ce.labels[i] }, &ce.correct)
 }
 
 func b2f(b bool) float32 {

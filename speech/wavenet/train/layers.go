@@ -8,6 +8,7 @@ import (
 	gtensor "gorgonia.org/tensor"
 
 	"github.com/plexusml/plexus/core/kernels"
+	"github.com/plexusml/plexus/internal/gorgop"
 )
 
 // Activations are time-major matrices: N = B·T rows (B crops of T samples), one column
@@ -258,47 +259,5 @@ func relu(x *gorgonia.Node) (*gorgonia.Node, error) {
 // crossEntropy is the mean softmax cross-entropy of N × K logits against the targets
 // set before each step (mu-law classes).
 func crossEntropy(logits *gorgonia.Node, targets []int32) (*gorgonia.Node, error) {
-	n, k := logits.Shape()[0], logits.Shape()[1]
-	fwd := newOp("xent", []int{2}, nil, func(out []float32, in [][]float32) {
-		var loss float64
-		for i := 0; i < n; i++ {
-			row := in[0][i*k : (i+1)*k]
-			mx := row[0]
-			for _, v := range row {
-				mx = max(mx, v)
-			}
-			var s float64
-			for _, v := range row {
-				s += math.Exp(float64(v - mx))
-			}
-			loss += math.Log(s) - float64(row[targets[i]]-mx)
-		}
-		out[0] = float32(loss / float64(n))
-	})
-	fwd.WRT = []bool{true}
-	fwd.Diff = func(nodes gorgonia.Nodes, _, g *gorgonia.Node) (gorgonia.Nodes, error) {
-		dx := newOp("xent.dx", []int{2, 0}, gtensor.Shape{n, k}, func(out []float32, in [][]float32) {
-			scale := in[1][0] / float32(n)
-			for i := 0; i < n; i++ {
-				row, o := in[0][i*k:(i+1)*k], out[i*k:(i+1)*k]
-				mx := row[0]
-				for _, v := range row {
-					mx = max(mx, v)
-				}
-				var s float32
-				for j, v := range row {
-					e := float32(math.Exp(float64(v - mx)))
-					o[j] = e
-					s += e
-				}
-				for j := range o {
-					o[j] = o[j] / s * scale
-				}
-				o[targets[i]] -= scale
-			}
-		})
-		gx, err := dx.Apply(nodes[0], g)
-		return gorgonia.Nodes{gx}, err
-	}
-	return fwd.Apply(logits)
+	return gorgop.CrossEntropy(logits, func(i int) int { return int(targets[i]) }, nil)
 }
