@@ -282,15 +282,6 @@ func New(ctx context.Context, p *pipeline.Pipeline, env *Environment, o Options)
 		if n == 0 {
 			return nil, fmt.Errorf("stage %q: placement gave it no instance", spec.Name)
 		}
-		qcap := o.QueueCap
-		if qcap <= 0 {
-			qcap = max(16, 2*s.batch.Max*n)
-		}
-		s.in = make(chan *Record, qcap)
-		// Items a stage can hold: its queue, one batch forming per bucket (bounded in
-		// practice by the deadline), one cut batch waiting at the scheduler, and at
-		// each instance one running and one queued (the scheduler's queue depth).
-		window += qcap + s.batch.Max*(2*n+2)
 		f, err := env.factory(spec)
 		if err != nil {
 			return nil, err
@@ -320,6 +311,20 @@ func New(ctx context.Context, p *pipeline.Pipeline, env *Environment, o Options)
 			}
 		}
 		r.stages = r.stages[:len(r.stages)-1]
+		if mb, ok := s.instances[0].(MaxBatcher); ok && spec.Batch.Auto {
+			if m := mb.MaxBatch(); m > 0 {
+				s.batch.Max = min(m, pipeline.AutoBatchCap)
+			}
+		}
+		qcap := o.QueueCap
+		if qcap <= 0 {
+			qcap = max(16, 2*s.batch.Max*n)
+		}
+		s.in = make(chan *Record, qcap)
+		// Items a stage can hold: its queue, one batch forming per bucket (bounded in
+		// practice by the deadline), one cut batch waiting at the scheduler, and at
+		// each instance one running and one queued (the scheduler's queue depth).
+		window += qcap + s.batch.Max*(2*n+2)
 		if d, ok := s.instances[0].(Describer); ok {
 			s.info = d.Info()
 		}

@@ -248,12 +248,16 @@ func (p *pluginStage) Info() Info { return p.info }
 // Restarts counts the plugin process's restarts.
 func (p *pluginStage) Restarts() int { return p.inst.Restarts() }
 
+// MaxBatch is the model's published batch limit (0 when it publishes none).
+func (p *pluginStage) MaxBatch() int { return p.inst.Model().MaxBatch }
+
 // Close stops the instance.
 func (p *pluginStage) Close() error { return p.inst.Close() }
 
 var (
-	_ Stage     = (*pluginStage)(nil)
-	_ Describer = (*pluginStage)(nil)
-	_ Restarter = (*pluginStage)(nil)
-	_ Closer    = (*pluginStage)(nil)
+	_ Stage      = (*pluginStage)(nil)
+	_ Describer  = (*pluginStage)(nil)
+	_ Restarter  = (*pluginStage)(nil)
+	_ Closer     = (*pluginStage)(nil)
+	_ MaxBatcher = (*pluginStage)(nil)
 )

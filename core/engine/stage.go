@@ -30,6 +30,12 @@ type Describer interface {
 	Info() Info
 }
 
+// MaxBatcher is implemented by stages whose model publishes its largest batch; the
+// engine takes it as batch.max when the pipeline leaves batch.max unset.
+type MaxBatcher interface {
+	MaxBatch() int
+}
+
 // Info is a stage's provenance.
 type Info struct {
 	Plugin  string `json:"plugin,omitempty"`

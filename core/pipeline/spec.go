@@ -72,7 +72,15 @@ type Batch struct {
 	Bucket    string   `koanf:"bucket"` // "", "length", "duration", "size"
 	Preferred []int    `koanf:"preferred"`
 	Priority  int      `koanf:"priority"`
+
+	// Auto is set by validation when max is not given: the engine then takes the
+	// plugin model's published MaxBatch (capped at AutoBatchCap), and 1 for builtins.
+	Auto bool `koanf:"-" json:"-"`
 }
+
+// AutoBatchCap bounds the batch size taken from a plugin when batch.max is not set, so
+// that a model publishing a large limit does not make every stage wait for big batches.
+const AutoBatchCap = 32
 
 // Resources says what one instance of a stage needs.
 type Resources struct {

@@ -230,7 +230,7 @@ func (v *validator) stages() {
 func (v *validator) batch(at string, b *Batch) {
 	switch {
 	case !v.ix.Has(at + ".max"):
-		b.Max = 1
+		b.Max, b.Auto = 1, true
 	case v.ix.OK(at+".max") && b.Max < 1:
 		v.errf(at+".max", "batch.max must be at least 1, got %d", b.Max)
 	}
@@ -240,7 +240,7 @@ func (v *validator) batch(at string, b *Batch) {
 	for j, n := range b.Preferred {
 		pp := fmt.Sprintf("%s.preferred.%d", at, j)
 		switch {
-		case n < 1 || n > b.Max && b.Max >= 1:
+		case n < 1 || n > b.Max && b.Max >= 1 && !b.Auto:
 			v.errf(pp, "batch.preferred: %d is outside 1..batch.max (%d)", n, b.Max)
 		case j > 0 && n <= b.Preferred[j-1]:
 			v.errf(pp, "batch.preferred must be in increasing order")
