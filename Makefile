@@ -66,9 +66,11 @@ bench: build
 	@./scripts/apt-install.sh $(DEBS_BENCH)
 	$(BIN)/plexus bench all --markdown docs/BENCHMARKS.md
 
-# docs regenerates the generated references: docs/cli.md and docs/stages.md.
+# docs regenerates the generated references: docs/cli.md, docs/stages.md and the key
+# tables of docs/pipeline.md.
 docs: build
 	$(BIN)/plexus docs cli > docs/cli.md
+	$(BIN)/plexus docs pipeline docs/pipeline.md
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/plexus docs stages > docs/stages.md
 
 # e2e opens the demo's report in headless Chromium and fails on console errors (not in CI).

@@ -27,3 +27,22 @@ func TestCLIReferenceIsCurrent(t *testing.T) {
 		t.Fatal("docs/cli.md is stale: run `go run ./cmd/plexus docs cli > docs/cli.md`")
 	}
 }
+
+// TestPipelineReferenceIsCurrent fails when the key tables in docs/pipeline.md no longer
+// match the schema's struct tags.
+func TestPipelineReferenceIsCurrent(t *testing.T) {
+	want, err := os.ReadFile("../../docs/pipeline.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := splicePipelineReference(string(want))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "| `batch.max` | integer |") {
+		t.Fatal("the generated reference lacks batch.max")
+	}
+	if got != string(want) {
+		t.Fatal("docs/pipeline.md is stale: run `go run ./cmd/plexus docs pipeline docs/pipeline.md`")
+	}
+}
