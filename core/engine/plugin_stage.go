@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 
+	"github.com/plexusml/plexus/core/media"
 	"github.com/plexusml/plexus/core/pipeline"
 	"github.com/plexusml/plexus/core/plugin"
 	"github.com/plexusml/plexus/core/sched"
@@ -238,6 +240,14 @@ func wireValue(it *Item, v any, part string) (any, error) {
 			f[i] = float64(e)
 		}
 		return f, nil
+	case *media.Audio:
+		// A builtin's decoded audio (audio.resample) crosses to the plugin as a WAV
+		// file in 32-bit float: lossless, and what every audio plugin already reads.
+		var b bytes.Buffer
+		if err := x.WriteWAV(&b, 32); err != nil {
+			return nil, fmt.Errorf("%s: %w", part, err)
+		}
+		return b.Bytes(), nil
 	}
 	return v, nil
 }
