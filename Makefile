@@ -9,7 +9,7 @@ DEBS_DEMO := dataset-fashion-mnist espeak-ng fortunes sox
 # reference BLAS that python3-torch pulls in by default.
 DEBS_BENCH := python3-torch python3-torchvision python3-torchaudio libopenblas0-pthread
 
-.PHONY: all build plugins test lint race crossbuild demo bench docs deps-test deps-demo e2e golden golden-vision-large proto clean
+.PHONY: all build plugins test lint race crossbuild demo bench docs deps-test deps-demo e2e golden golden-vision-large golden-wav2vec2-base proto clean
 
 all: build
 
@@ -83,6 +83,12 @@ golden:
 
 # golden-vision-large checks full-size torchvision ResNet-18/50 and Inception-v3 (about
 # 250 MB of fixtures, not committed).
+# golden-wav2vec2-base checks the full wav2vec2 base shape (95 M random parameters, about
+# 380 MB of fixture, git-ignored) against torchaudio.
+golden-wav2vec2-base:
+	/usr/bin/python3 tools/golden/wav2vec2.py --base
+	$(GO) test -count=1 -run TestGoldenBase -v ./speech/wav2vec2/
+
 golden-vision-large:
 	/usr/bin/python3 tools/golden/vision.py --large
 	$(GO) test -count=1 -run TestGoldenLarge ./vision/resnet ./vision/inception

@@ -102,13 +102,12 @@ func (c *Config) Labels(n int) []string {
 	return out
 }
 
-type layer struct {
-	attn      *nn.MultiHeadAttention
-	attnNorm  *nn.LayerNorm
-	inter     *nn.Linear
-	out       *nn.Linear
-	outNorm   *nn.LayerNorm
-	interSize int
+// LayerNames are Hugging Face's BertLayer names, relative to "encoder.layer.N": a
+// post-norm Transformer layer in core/nn's terms.
+var LayerNames = nn.TransformerNames{
+	Query: "attention.self.query", Key: "attention.self.key", Value: "attention.self.value",
+	Out: "attention.output.dense", AttnNorm: "attention.output.LayerNorm",
+	FF1: "intermediate.dense", FF2: "output.dense", FFNorm: "output.LayerNorm",
 }
 
 // Model is BertModel plus, when the weights carry one, the classifier of
@@ -117,7 +116,7 @@ type Model struct {
 	Config                *Config
 	word, pos, types      *nn.Embedding
 	embNorm               *nn.LayerNorm
-	layers                []layer
+	layers                []*nn.TransformerLayer
 	pooler                *nn.Linear
 	classifier            *nn.Linear // nil without a head
 	Hidden, Heads, MaxLen int
@@ -170,17 +169,12 @@ func newModel(s weights.Store, cfg *Config, opt Options, extra ...weights.BindOp
 			n++
 		}
 	}
+	if act == nn.Identity {
+		return nil, fmt.Errorf("bert: config hidden_act %q: the feed-forward needs a non-linearity (gelu, relu, tanh or sigmoid)", cfg.HiddenAct)
+	}
 	for i := 0; i < n; i++ {
-		p := fmt.Sprintf("encoder.layer.%d.", i)
-		l := layer{
-			attn: nn.NewAttentionQKV(b, p+"attention.self.query", p+"attention.self.key", p+"attention.self.value",
-				p+"attention.output.dense", nn.AttentionConfig{Heads: cfg.NumAttentionHeads, BatchFirst: true}),
-			attnNorm: nn.NewLayerNorm(b, p+"attention.output.LayerNorm", eps),
-			inter:    nn.NewLinear(b, p+"intermediate.dense", nn.LinearConfig{Activation: act}),
-			out:      nn.NewLinear(b, p+"output.dense", nn.LinearConfig{}),
-			outNorm:  nn.NewLayerNorm(b, p+"output.LayerNorm", eps),
-		}
-		m.layers = append(m.layers, l)
+		m.layers = append(m.layers, nn.NewTransformerLayer(b, fmt.Sprintf("encoder.layer.%d", i), LayerNames,
+			nn.TransformerConfig{Heads: cfg.NumAttentionHeads, Activation: act, Eps: eps}))
 	}
 	if b.Has("pooler.dense.weight") {
 		m.pooler = nn.NewLinear(b, "pooler.dense", nn.LinearConfig{Activation: nn.Tanh})

@@ -68,10 +68,7 @@ func (m *Model) Forward(a *nn.Arena, in Batch) (Output, error) {
 		mask.KeyPadding = pad
 	}
 	for _, l := range m.layers {
-		att := l.attn.SelfForward(a, x, mask)
-		x = l.attnNorm.Forward(a, nn.Add(a, att, x))
-		h := l.out.Forward(a, l.inter.Forward(a, x))
-		x = l.outNorm.Forward(a, nn.Add(a, h, x))
+		x = l.Forward(a, x, mask)
 	}
 	out := Output{LastHidden: x}
 	first := a.Act(B, D)
