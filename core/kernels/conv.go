@@ -149,13 +149,25 @@ func (s *im2colB) packB(dst []float32, p0, kc, j0, nc, nr int) {
 
 // Conv2d computes out = conv2d(x, w) + bias with the fused epilogue of p. x is
 // N×C×H×W, w is O×(C/Groups)×KH×KW, bias has O elements or is nil, out is
-// N×O×OutH×OutW. ws holds the temporaries of small-image batches; nil allocates.
+// N×O×OutH×OutW. ws holds the temporaries; nil allocates. Large weights are read in
+// place where the CPU has a kernel for it; otherwise the weights are packed on every
+// call, and layers that run many times should pack them once with PackConv2d.
 func Conv2d(p Conv2dParams, x, w, bias, out []float32, ws *Workspace) {
-	p = p.norm()
-	g := convGeom{n: p.N, c: p.C, h: p.H, w: p.W, o: p.O, kh: p.KH, kw: p.KW,
-		sh: p.StrideH, sw: p.StrideW, ph: p.PadH, pw: p.PadW, dh: p.DilH, dw: p.DilW,
-		groups: p.Groups, oh: p.OutH(), ow: p.OutW(), relu: p.ReLU, residual: p.Residual}
-	conv(g, x, w, bias, out, ws, "conv2d")
+	g := geomOf(p)
+	var pc *PackedConv
+	if ws != nil {
+		pc = &ws.pc
+	} else {
+		pc = new(PackedConv)
+	}
+	if bestImpl.kernLda != nil && g.o*g.c/max(g.groups, 1)*g.kh*g.kw >= inPlaceWeights {
+		// Large weights are read in place: packing 2.4M floats per call took longer
+		// than a 7×7 image's arithmetic. Small ones pack faster than they run.
+		pc.packInPlace(bestImpl, g, w)
+	} else {
+		pc.pack(bestImpl, g, w)
+	}
+	pc.run(g, x, bias, out, ws, "conv2d")
 }
 
 func conv(g convGeom, x, w, bias, out []float32, ws *Workspace, op string) {
@@ -243,16 +255,7 @@ func epilogue(n, o, hw int, bias, residual []float32, relu bool, out []float32) 
 			if residual != nil {
 				res = residual[off : off+hw]
 			}
-			for i, v := range row {
-				v += b
-				if res != nil {
-					v += res[i]
-				}
-				if relu && v < 0 {
-					v = 0
-				}
-				row[i] = v
-			}
+			epilogueRow(row, row, b, res, relu)
 		}
 	}
 }

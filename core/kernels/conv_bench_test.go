@@ -16,6 +16,8 @@ var resnetConvs = []struct {
 	{"3x3_256_14", Conv2dParams{C: 256, H: 14, W: 14, O: 256, KH: 3, KW: 3, PadH: 1, PadW: 1}},
 	{"3x3_512_7", Conv2dParams{C: 512, H: 7, W: 7, O: 512, KH: 3, KW: 3, PadH: 1, PadW: 1}},
 	{"1x1_256to64_56", Conv2dParams{C: 256, H: 56, W: 56, O: 64, KH: 1, KW: 1}},
+	{"1x1_64to256_56", Conv2dParams{C: 64, H: 56, W: 56, O: 256, KH: 1, KW: 1}},
+	{"1x1_1024to256_14", Conv2dParams{C: 1024, H: 14, W: 14, O: 256, KH: 1, KW: 1}},
 	// The strided ones (im2col path): the stem, a stage's first 3×3, its downsample.
 	{"7x7s2_3to64_224", Conv2dParams{C: 3, H: 224, W: 224, O: 64, KH: 7, KW: 7, StrideH: 2, StrideW: 2, PadH: 3, PadW: 3}},
 	{"3x3s2_128_56", Conv2dParams{C: 128, H: 56, W: 56, O: 128, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadH: 1, PadW: 1}},

@@ -14,8 +14,34 @@ func kern14x32avx512(k int, a, b, c *float32, ldc int, mode int)
 //go:noescape
 func kern6x16avx2(k int, a, b, c *float32, ldc int, mode int)
 
+// Row tails of the 14-row kernel: the first r rows of 14-row A panels.
+//
+//go:noescape
+func kern2x32avx512(k int, a, b, c *float32, ldc int, mode int)
+
+//go:noescape
+func kern4x32avx512(k int, a, b, c *float32, ldc int, mode int)
+
+//go:noescape
+func kern6x32avx512(k int, a, b, c *float32, ldc int, mode int)
+
+//go:noescape
+func kern8x32avx512(k int, a, b, c *float32, ldc int, mode int)
+
+//go:noescape
+func kern10x32avx512(k int, a, b, c *float32, ldc int, mode int)
+
+//go:noescape
+func kern12x32avx512(k int, a, b, c *float32, ldc int, mode int)
+
+// avx512Tails[r] computes at least the first r rows of a 14-row tile, and writes no
+// more rows than it computes.
+var avx512Tails = []microKernel{nil, kern2x32avx512, kern2x32avx512, kern4x32avx512, kern4x32avx512,
+	kern6x32avx512, kern6x32avx512, kern8x32avx512, kern8x32avx512, kern10x32avx512, kern10x32avx512,
+	kern12x32avx512, kern12x32avx512, kern14x32avx512, kern14x32avx512}
+
 var (
-	avx512Impl = &gemmImpl{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 336, nc: 4096, kern: kern14x32avx512, direct: kern14x32avx512direct, taps: kern14x32avx512taps}
+	avx512Impl = &gemmImpl{name: "avx512", mr: 14, nr: 32, kc: 256, mc: 336, nc: 4096, kern: kern14x32avx512, direct: kern14x32avx512direct, taps: kern14x32avx512taps, perm: true, tails: avx512Tails, kernLda: kern14x32avx512lda}
 	avx2Impl   = &gemmImpl{name: "avx2", mr: 6, nr: 16, kc: 256, mc: 192, nc: 4096, kern: kern6x16avx2}
 )
 
@@ -122,3 +148,40 @@ func scaleRow(x []float32, s float32) {
 //
 //go:noescape
 func kern14x32avx512taps(k int, a, b *float32, ldb int, c *float32, ldc int, mode int, m0, m1 int, offs *int, taps int)
+
+// packPermAVX512 writes rows rows of a 32-wide packed B panel (128 bytes apart), row r
+// from the input at src + offs[r] floats, as d describes.
+//
+//go:noescape
+func packPermAVX512(dst, src *float32, offs *int, rows int, d *permPanel)
+
+func packPerm(dst, src *float32, offs []int, d *permPanel) {
+	packPermAVX512(dst, src, &offs[0], len(offs), d)
+}
+
+//go:noescape
+func epilogueAVX512(dst, src, res *float32, n int, b float32, flags int)
+
+// epilogueVec writes dst = relu?(src + b + res) with AVX-512, or reports false.
+func epilogueVec(dst, src []float32, b float32, res []float32, relu bool) bool {
+	if !hasVecMath || len(dst) == 0 {
+		return false
+	}
+	src = src[:len(dst)]
+	flags := 0
+	if relu {
+		flags |= 1
+	}
+	rp := &src[0] // any valid pointer when there is no residual
+	if res != nil {
+		rp = &res[:len(dst)][0]
+		flags |= 2
+	}
+	epilogueAVX512(&dst[0], &src[0], rp, len(dst), b, flags)
+	return true
+}
+
+// kern14x32avx512lda is the 14×32 kernel reading A in place, row i at a + i·lda.
+//
+//go:noescape
+func kern14x32avx512lda(k int, a *float32, lda int, b, c *float32, ldc int, mode int)

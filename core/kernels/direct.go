@@ -48,25 +48,29 @@ const directKCTaps = 128
 // streams them. Each row's span of kc·taps floats is read once from memory and then
 // from L1, instead of streaming the whole tensor once per tap.
 func packATaps(dst, a []float32, lda, taps, i0, mc, c0, kc, mr int) {
-	var rows [32][]float32
+	span := kc * taps
 	for q := 0; q*mr < mc; q++ {
 		h := min(mr, mc-q*mr)
 		pq := dst[q*taps*kc*mr : (q+1)*taps*kc*mr]
 		if h < mr {
 			clear(pq)
 		}
+		// One weight row at a time, read in order (its kc·taps floats are contiguous
+		// in OIHW); the writes land in the panel (taps·kc·mr floats), which stays in L1.
 		for r := 0; r < h; r++ {
 			row := (i0 + q*mr + r) * lda
-			rows[r] = a[row+c0*taps : row+(c0+kc)*taps]
-		}
-		// Sequential stores; the h source spans (h·kc·taps floats) stay in L1 across
-		// the taps when kc is small.
-		for t := 0; t < taps; t++ {
-			pan := pq[t*kc*mr : (t+1)*kc*mr]
+			src := a[row+c0*taps : row+c0*taps+span]
+			if taps == 1 {
+				for p, v := range src {
+					pq[p*mr+r] = v
+				}
+				continue
+			}
 			for p := 0; p < kc; p++ {
-				d := pan[p*mr : p*mr+h]
-				for r := range d {
-					d[r] = rows[r][p*taps+t]
+				sp := src[p*taps : p*taps+taps]
+				d := pq[p*mr+r:]
+				for t, v := range sp {
+					d[t*kc*mr] = v
 				}
 			}
 		}

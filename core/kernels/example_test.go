@@ -27,3 +27,34 @@ func ExampleConv2d() {
 	fmt.Println(out)
 	// Output: [0 1 0 7 25 13 4 19 8]
 }
+
+func ExamplePackConv2d() {
+	// Pack a layer's weights once at load time, then run it on inputs of any size.
+	p := kernels.Conv2dParams{C: 1, O: 1, KH: 2, KW: 2, StrideH: 2, StrideW: 2}
+	pc := kernels.PackConv2d(p, []float32{1, 1, 1, 1})
+	var ws kernels.Workspace
+	for _, hw := range []int{2, 4} {
+		p.N, p.H, p.W = 1, hw, hw
+		x := make([]float32, hw*hw)
+		for i := range x {
+			x[i] = float32(i)
+		}
+		out := make([]float32, p.OutH()*p.OutW())
+		pc.Run(p, x, nil, out, &ws)
+		fmt.Println(out)
+	}
+	// Output:
+	// [6]
+	// [10 18 42 50]
+}
+
+func ExampleSgemmPacked() {
+	// y = x·Wᵀ for a batch of two rows, with W (3×2, PyTorch's Out×In) packed once.
+	w := []float32{1, 0, 0, 1, 1, 1}
+	pb := kernels.PackB(true, 2, 3, w, 2)
+	x := []float32{1, 2, 3, 4}
+	y := make([]float32, 6)
+	kernels.SgemmPacked(false, 2, 1, x, 2, pb, 0, y, 3)
+	fmt.Println(y)
+	// Output: [1 2 3 3 4 7]
+}

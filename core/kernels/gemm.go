@@ -22,6 +22,13 @@ type gemmImpl struct {
 	direct directKernel
 	// taps is the direct kernel that also loops over a convolution's taps.
 	taps tapsKernel
+	// perm says that packPerm packs the implicit-GEMM convolution's 32-wide B panels
+	// (a flag, not a func value: the descriptor passed through one would escape).
+	perm bool
+	// tails[r], where present, is the micro-kernel for the first r rows of a tile.
+	tails []microKernel
+	// kernLda, where present, is the full tile reading A in place (rows lda apart).
+	kernLda func(k int, a *float32, lda int, b, c *float32, ldc int, mode int)
 }
 
 type tapsKernel func(k int, a, b *float32, ldb int, c *float32, ldc int, mode int, m0, m1 int, offs *int, taps int)
@@ -123,6 +130,12 @@ type gemmCtx struct {
 	rowJ    rowJob
 	bJ      batchJob
 	atJ     attnJob
+	cv      convRun
+	convJ   convJob
+	packCJ  packConvJob
+	poolJ   pool2dJob
+	padJ    padJob
+	pbJ     packedBJob
 
 	// The operation in flight, read by the jobs.
 	impl   *gemmImpl
@@ -151,7 +164,14 @@ type workerBuf struct {
 	b   []float32 // private B of the single-block path and of serialGemm
 	db  denseB
 	tmp []float32
-	_   [64]byte
+	// cbuf and cols are the implicit-GEMM convolution's private C block and the
+	// input offsets of its columns.
+	cbuf   []float32
+	cols   []int
+	rowOff []int
+	runs   [32]colRun
+	pool   []float32 // pooling's row pass
+	_      [64]byte
 }
 
 type packJob struct{ g *gemmCtx }
@@ -165,6 +185,7 @@ func newGemmCtx(workers int) *gemmCtx {
 	g.compJ.g = g
 	g.privJ.g = g
 	g.dirJ.g = g
+	g.convJ.g = g
 	return g
 }
 

@@ -222,6 +222,9 @@ func TestGoldenConv2d(t *testing.T) {
 			out := make([]float32, p.N*p.O*cp.OutH()*cp.OutW())
 			Conv2d(cp, g.f32(t, name+".x"), g.f32(t, name+".w"), g.opt(t, name+".bias"), out, &ws)
 			checkClose(t, name, out, g.f32(t, name+".want"))
+			clear(out)
+			PackConv2d(cp, g.f32(t, name+".w")).Run(cp, g.f32(t, name+".x"), g.opt(t, name+".bias"), out, &ws)
+			checkClose(t, name+" packed", out, g.f32(t, name+".want"))
 		}
 	})
 }

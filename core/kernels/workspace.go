@@ -5,6 +5,8 @@ package kernels
 // the same Workspace does not allocate. A Workspace is not safe for concurrent use.
 type Workspace struct {
 	buf []float32
+	// pc holds the weights Conv2d packs per call.
+	pc PackedConv
 }
 
 // floats returns n scratch floats (contents undefined), valid until the next call.

@@ -18,6 +18,9 @@ type tile struct {
 	reg    string // "Z" or "Y"
 	zero   string // instruction that zeroes an accumulator
 	unroll int
+	// aRows is the row count of the packed A panel when it exceeds mr: the tail
+	// kernels compute the first mr rows of a 14-row panel.
+	aRows int
 }
 
 func main() {
@@ -44,10 +47,18 @@ func generate() []byte {
 	} {
 		emit(&w, t)
 	}
+	// Row tails of the 14-row panels: a convolution with 64 or 128 output channels
+	// would otherwise compute 8 or 12 rows of zeros in its last panel.
+	for _, r := range []int{2, 4, 6, 8, 10, 12} {
+		emit(&w, tile{name: fmt.Sprintf("kern%dx32avx512", r), mr: r, nv: 2, lanes: 16, reg: "Z", zero: "VPXORD", unroll: 4, aRows: 14})
+	}
 	emitVecMath(&w)
 	emitRowOps(&w)
 	emitDirect(&w, tile{name: "kern14x32avx512direct", mr: 14, nv: 2, lanes: 16, reg: "Z", zero: "VPXORD", unroll: 4})
 	emitDirectTaps(&w)
+	emitPackPerm(&w)
+	emitEpilogue(&w)
+	emitLda(&w)
 	return w.Bytes()
 }
 
@@ -58,11 +69,14 @@ func emit(w *bytes.Buffer, t tile) {
 	bv := func(j int) string { return fmt.Sprintf("%s%d", t.reg, nacc+j) }
 	bc := fmt.Sprintf("%s%d", t.reg, nacc+t.nv)
 	vbytes := t.lanes * 4
-	aStep := t.mr * 4
+	aStep := max(t.mr, t.aRows) * 4
 	bStep := t.nv * vbytes
 
 	fmt.Fprintf(w, "\n// func %s(k int, a, b, c *float32, ldc int, mode int)\n", t.name)
 	fmt.Fprintf(w, "// C[%d×%d] (+)= Apanel·Bpanel over k; mode 0 adds to C, mode 1 overwrites it.\n", t.mr, t.nv*t.lanes)
+	if t.aRows > 0 {
+		fmt.Fprintf(w, "// A panels hold %d rows per k; the first %d are used.\n", t.aRows, t.mr)
+	}
 	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", t.name)
 	p("MOVQ k+0(FP), CX")
 	p("MOVQ a+8(FP), AX")
@@ -328,6 +342,215 @@ func emitDirectTaps(w *bytes.Buffer) {
 	for i := 0; i < 14; i++ {
 		for j := 0; j < 2; j++ {
 			p("VMOVUPS %s, %s, %d(DI)", acc(i, j), masks[j], j*64)
+		}
+		if i < 13 {
+			p("ADDQ DX, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// emitPackPerm writes the im2col packer of the implicit-GEMM convolution: row r of a
+// packed 32-wide B panel comes from the input at src + offs[r] floats, each 16-lane
+// half permuted (VPERMT2PS) out of two masked 16-float loads at per-half offsets. The
+// descriptor (permPanel in package kernels) holds, per half h at 64·h bytes: the two
+// window offsets in floats (0, 8), their load masks (16, 24) and the store mask (32);
+// then at 128 + 64·h the half's 16 int32 permutation indices.
+func emitPackPerm(w *bytes.Buffer) {
+	const name = "packPermAVX512"
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "\n// func %s(dst, src *float32, offs *int, rows int, d *permPanel)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ offs+16(FP), BX")
+	p("MOVQ rows+24(FP), CX")
+	p("MOVQ d+32(FP), AX")
+	regs := []string{"R8", "R9", "R10", "R11"}
+	for i, r := range regs {
+		h, t := i/2, i%2
+		p("MOVQ %d(AX), %s", 64*h+8*t, r)
+	}
+	// K1, K2: loads of half 0; K3: its store; K4, K5, K6 likewise for half 1.
+	p("KMOVW 16(AX), K1")
+	p("KMOVW 24(AX), K2")
+	p("KMOVW 32(AX), K3")
+	p("KMOVW 80(AX), K4")
+	p("KMOVW 88(AX), K5")
+	p("KMOVW 96(AX), K6")
+	p("VMOVDQU32 128(AX), Z16")
+	p("VMOVDQU32 192(AX), Z17")
+	p("TESTQ CX, CX")
+	p("JZ done_%s", name)
+	fmt.Fprintf(w, "loop_%s:\n", name)
+	p("MOVQ (BX), DX")
+	p("LEAQ (SI)(DX*4), DX")
+	p("VMOVUPS.Z (DX)(R8*4), K1, Z0")
+	p("VMOVUPS.Z (DX)(R9*4), K2, Z1")
+	p("VPERMT2PS.Z Z1, Z16, K3, Z0")
+	p("VMOVUPS.Z (DX)(R10*4), K4, Z2")
+	p("VMOVUPS.Z (DX)(R11*4), K5, Z3")
+	p("VPERMT2PS.Z Z3, Z17, K6, Z2")
+	p("VMOVUPS Z0, (DI)")
+	p("VMOVUPS Z2, 64(DI)")
+	p("ADDQ $8, BX")
+	p("ADDQ $128, DI")
+	p("DECQ CX")
+	p("JNZ loop_%s", name)
+	fmt.Fprintf(w, "done_%s:\n", name)
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// emitEpilogue writes the convolution epilogue over one output row: dst = src + b
+// (+ res where flags has 2) (then max(·, 0) where flags has 1), 16 lanes at a time
+// with a masked tail. dst may be src.
+func emitEpilogue(w *bytes.Buffer) {
+	const name = "epilogueAVX512"
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	fmt.Fprintf(w, "\n// func %s(dst, src, res *float32, n int, b float32, flags int)\n", name)
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	p("MOVQ dst+0(FP), DI")
+	p("MOVQ src+8(FP), SI")
+	p("MOVQ res+16(FP), DX")
+	p("MOVQ n+24(FP), CX")
+	p("VBROADCASTSS b+32(FP), Z1")
+	p("MOVQ flags+40(FP), R8")
+	p("VPXORD Z2, Z2, Z2")
+	fmt.Fprintf(w, "loop_%s:\n", name)
+	p("CMPQ CX, $16")
+	p("JLT tail_%s", name)
+	p("VADDPS (SI), Z1, Z0")
+	p("TESTQ $2, R8")
+	p("JZ nores_%s", name)
+	p("VADDPS (DX), Z0, Z0")
+	p("ADDQ $64, DX")
+	fmt.Fprintf(w, "nores_%s:\n", name)
+	p("TESTQ $1, R8")
+	p("JZ norelu_%s", name)
+	p("VMAXPS Z2, Z0, Z0")
+	fmt.Fprintf(w, "norelu_%s:\n", name)
+	p("VMOVUPS Z0, (DI)")
+	p("ADDQ $64, SI")
+	p("ADDQ $64, DI")
+	p("SUBQ $16, CX")
+	p("JMP loop_%s", name)
+	fmt.Fprintf(w, "tail_%s:\n", name)
+	p("TESTQ CX, CX")
+	p("JZ done_%s", name)
+	p("MOVQ $1, AX")
+	p("SHLQ CX, AX")
+	p("DECQ AX")
+	p("KMOVW AX, K1")
+	p("VMOVUPS.Z (SI), K1, Z0")
+	p("VADDPS Z1, Z0, Z0")
+	p("TESTQ $2, R8")
+	p("JZ tnores_%s", name)
+	p("VMOVUPS.Z (DX), K1, Z3")
+	p("VADDPS Z3, Z0, Z0")
+	fmt.Fprintf(w, "tnores_%s:\n", name)
+	p("TESTQ $1, R8")
+	p("JZ tnorelu_%s", name)
+	p("VMAXPS Z2, Z0, Z0")
+	fmt.Fprintf(w, "tnorelu_%s:\n", name)
+	p("VMOVUPS Z0, K1, (DI)")
+	fmt.Fprintf(w, "done_%s:\n", name)
+	p("VZEROUPPER")
+	p("RET")
+}
+
+// emitLda writes the 14×32 AVX-512 kernel reading A in place: row i of the tile at
+// a + i·lda, k consecutive floats each (a convolution's OIHW weights, whose rows hold
+// channels × taps contiguously), so that a convolution packed per call needs no A
+// packing. Rows 0–6 are addressed from AX and rows 7–13 from R13 = AX + 7·lda, with
+// R9, R10, R11 holding lda, 3·lda and 5·lda in bytes.
+func emitLda(w *bytes.Buffer) {
+	const name = "kern14x32avx512lda"
+	p := func(format string, args ...any) { fmt.Fprintf(w, "\t"+format+"\n", args...) }
+	acc := func(i, j int) string { return fmt.Sprintf("Z%d", i*2+j) }
+	rowAddr := func(i, off int) string {
+		base := "AX"
+		if i >= 7 {
+			base, i = "R13", i-7
+		}
+		idx := []string{"", "(R9*1)", "(R9*2)", "(R10*1)", "(R9*4)", "(R11*1)", "(R10*2)"}[i]
+		return fmt.Sprintf("%d(%s)%s", off, base, idx)
+	}
+	fmt.Fprintf(w, "\n// func %s(k int, a *float32, lda int, b, c *float32, ldc int, mode int)\n", name)
+	fmt.Fprintf(w, "// C[14×32] (+)= A·Bpanel over k with A's rows lda floats apart; mode 0 adds to C, mode 1 overwrites it.\n")
+	fmt.Fprintf(w, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	p("MOVQ k+0(FP), CX")
+	p("MOVQ a+8(FP), AX")
+	p("MOVQ lda+16(FP), R9")
+	p("SHLQ $2, R9")
+	p("LEAQ (R9)(R9*2), R10")
+	p("LEAQ (R9)(R9*4), R11")
+	p("LEAQ (R10)(R9*4), R13") // 7·lda
+	p("ADDQ AX, R13")
+	p("MOVQ b+24(FP), BX")
+	p("MOVQ c+32(FP), DI")
+	p("MOVQ ldc+40(FP), DX")
+	p("SHLQ $2, DX")
+	p("MOVQ DI, SI")
+	for i := 0; i < 14 && prefetchC; i++ {
+		p("PREFETCHT0 (SI)")
+		p("PREFETCHT0 124(SI)")
+		p("ADDQ DX, SI")
+	}
+	for i := 0; i < 28; i++ {
+		p("VPXORD Z%d, Z%d, Z%d", i, i, i)
+	}
+	stepLda := func(aOff, bOff int) {
+		p("VMOVUPS %d(BX), Z28", bOff)
+		p("VMOVUPS %d(BX), Z29", bOff+64)
+		for i := 0; i < 14; i++ {
+			p("VBROADCASTSS %s, Z30", rowAddr(i, aOff))
+			p("VFMADD231PS Z28, Z30, %s", acc(i, 0))
+			p("VFMADD231PS Z29, Z30, %s", acc(i, 1))
+		}
+	}
+	p("MOVQ CX, R8")
+	p("SHRQ $2, R8")
+	p("JZ tail_%s", name)
+	fmt.Fprintf(w, "loop_%s:\n", name)
+	for u := 0; u < 4; u++ {
+		stepLda(4*u, 128*u)
+	}
+	p("ADDQ $16, AX")
+	p("ADDQ $16, R13")
+	p("ADDQ $512, BX")
+	p("DECQ R8")
+	p("JNZ loop_%s", name)
+	fmt.Fprintf(w, "tail_%s:\n", name)
+	p("ANDQ $3, CX")
+	p("JZ store_%s", name)
+	fmt.Fprintf(w, "tailloop_%s:\n", name)
+	stepLda(0, 0)
+	p("ADDQ $4, AX")
+	p("ADDQ $4, R13")
+	p("ADDQ $128, BX")
+	p("DECQ CX")
+	p("JNZ tailloop_%s", name)
+	fmt.Fprintf(w, "store_%s:\n", name)
+	p("MOVQ mode+48(FP), SI")
+	p("TESTQ SI, SI")
+	p("JNZ over_%s", name)
+	for i := 0; i < 14; i++ {
+		for j := 0; j < 2; j++ {
+			p("VADDPS %d(DI), %s, %s", j*64, acc(i, j), acc(i, j))
+			p("VMOVUPS %s, %d(DI)", acc(i, j), j*64)
+		}
+		if i < 13 {
+			p("ADDQ DX, DI")
+		}
+	}
+	p("VZEROUPPER")
+	p("RET")
+	fmt.Fprintf(w, "over_%s:\n", name)
+	for i := 0; i < 14; i++ {
+		for j := 0; j < 2; j++ {
+			p("VMOVUPS %s, %d(DI)", acc(i, j), j*64)
 		}
 		if i < 13 {
 			p("ADDQ DX, DI")
