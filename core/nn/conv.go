@@ -35,16 +35,30 @@ func Sq(n int) [2]int { return [2]int{n, n} }
 
 // Conv2d is torch.nn.Conv2d over NCHW activations, optionally with a BatchNorm folded
 // in and a ReLU fused. Channels and kernel size come from the weight (Out×In/Groups×KH×KW).
+// The constructors pack Weight for the micro-kernel once: to change the weights, assign
+// a new slice (Forward then packs per call) rather than writing into Weight.
 type Conv2d struct {
 	Name            string
 	In, Out, KH, KW int
 	Weight          []float32
 	Bias            []float32 // nil when the convolution has none and no BatchNorm was folded
 	Config          Conv2dConfig
+
+	// packed is Weight in the micro-kernel's layout, packed once at construction;
+	// packedFrom is the Weight it was packed from. Forward falls back to packing per
+	// call when Weight has been replaced since.
+	packed     *kernels.PackedConv
+	packedFrom []float32
 }
 
 // NewConv2d binds prefix.weight and the optional prefix.bias.
 func NewConv2d(b *weights.Binder, prefix string, cfg Conv2dConfig) *Conv2d {
+	c := bindConv2d(b, prefix, cfg)
+	c.pack()
+	return c
+}
+
+func bindConv2d(b *weights.Binder, prefix string, cfg Conv2dConfig) *Conv2d {
 	c := &Conv2d{Name: prefix, Config: cfg}
 	s := shapeOf(b, join(prefix, "weight"), 4)
 	if s == nil {
@@ -61,9 +75,22 @@ func NewConv2d(b *weights.Binder, prefix string, cfg Conv2dConfig) *Conv2d {
 // normalisation into the convolution's weight and bias once, so inference runs one
 // convolution. The folded parameters are new memory; the file's are left untouched.
 func NewConvBN(b *weights.Binder, conv, bn string, cfg Conv2dConfig) *Conv2d {
-	c := NewConv2d(b, conv, cfg)
+	c := bindConv2d(b, conv, cfg)
 	c.Weight, c.Bias = foldBN(b, bn, epsOr(cfg.Eps), c.Weight, c.Bias, c.Out)
+	c.pack()
 	return c
+}
+
+// pack lays the weights out for the micro-kernel once, so that Forward does not
+// re-pack them on every call (for 512-channel layers at batch 1 that took longer than
+// the arithmetic). It leaves packed nil when binding failed.
+func (c *Conv2d) pack() {
+	groups := max(c.Config.Groups, 1)
+	if c.Weight == nil || c.In%groups != 0 || c.Out%groups != 0 || len(c.Weight) != c.Out*c.In/groups*c.KH*c.KW {
+		return
+	}
+	c.packed = kernels.PackConv2d(c.params0(), c.Weight)
+	c.packedFrom = c.Weight
 }
 
 // foldBN returns w·γ/√(var+ε) per output channel and (bias − mean)·γ/√(var+ε) + β,
@@ -114,9 +141,15 @@ func foldBN(b *weights.Binder, bn string, eps float32, w, bias []float32, out in
 func (c *Conv2d) params(x Act) kernels.Conv2dParams {
 	checkRank(c.Name, x, 4)
 	checkDim(c.Name, x, 1, c.In, "channels")
+	p := c.params0()
+	p.N, p.H, p.W = x.dims[0], x.dims[2], x.dims[3]
+	return p
+}
+
+// params0 is the filter's parameters without an input.
+func (c *Conv2d) params0() kernels.Conv2dParams {
 	return kernels.Conv2dParams{
-		N: x.dims[0], C: c.In, H: x.dims[2], W: x.dims[3],
-		O: c.Out, KH: c.KH, KW: c.KW,
+		C: c.In, O: c.Out, KH: c.KH, KW: c.KW,
 		StrideH: c.Config.Stride[0], StrideW: c.Config.Stride[1],
 		PadH: c.Config.Padding[0], PadW: c.Config.Padding[1],
 		DilH: c.Config.Dilation[0], DilW: c.Config.Dilation[1],
@@ -152,7 +185,11 @@ func (c *Conv2d) forward(a *Arena, x Act, residual *Act) Act {
 		sameShape(c.Name, "residual", *residual, y)
 		p.Residual = residual.Data
 	}
-	kernels.Conv2d(p, x.Data, c.Weight, c.Bias, y.Data, a.Workspace())
+	if c.packed != nil && len(c.Weight) == len(c.packedFrom) && len(c.Weight) > 0 && &c.Weight[0] == &c.packedFrom[0] {
+		c.packed.Run(p, x.Data, c.Bias, y.Data, a.Workspace())
+	} else {
+		kernels.Conv2d(p, x.Data, c.Weight, c.Bias, y.Data, a.Workspace())
+	}
 	return y
 }
 

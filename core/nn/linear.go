@@ -1,6 +1,8 @@
 package nn
 
 import (
+	"sync/atomic"
+
 	"github.com/plexusml/plexus/core/kernels"
 	"github.com/plexusml/plexus/core/nn/weights"
 )
@@ -13,12 +15,25 @@ type LinearConfig struct {
 
 // Linear is torch.nn.Linear: y = x·Wᵀ + b over the last dimension, with W in PyTorch's
 // Out×In layout. In and Out come from the weight's shape; the bias is optional.
+//
+// The first call with two or more input rows packs Weight for the micro-kernel (a
+// second copy of the weights, kept for the layer's life), so later calls skip the
+// per-call packing that costs as much as the arithmetic for batch-sized inputs. To
+// change the weights, assign a new slice rather than writing into Weight.
 type Linear struct {
 	Name    string
 	In, Out int
 	Weight  []float32 // Out×In
 	Bias    []float32 // Out, or nil
 	Act     Activation
+
+	packed atomic.Pointer[packedLinear]
+}
+
+// packedLinear is Weight packed as a kernels.PackedB, and the slice it came from.
+type packedLinear struct {
+	pb   *kernels.PackedB
+	from []float32
 }
 
 // NewLinear binds prefix.weight and the optional prefix.bias.
@@ -45,11 +60,31 @@ func (l *Linear) Forward(a *Arena, x Act) Act {
 // ForwardInto computes rows = len(x)/In rows of output into out (rows×Out).
 func (l *Linear) ForwardInto(x, out []float32) {
 	rows := len(x) / l.In
-	kernels.Sgemm(false, true, rows, l.Out, l.In, 1, x, l.In, l.Weight, l.In, 0, out, l.Out)
+	if pb := l.packedWeight(rows); pb != nil {
+		kernels.SgemmPacked(false, rows, 1, x, l.In, pb, 0, out, l.Out)
+	} else {
+		// One row is a matrix-vector product that reads Weight once: nothing to pack.
+		kernels.Sgemm(false, true, rows, l.Out, l.In, 1, x, l.In, l.Weight, l.In, 0, out, l.Out)
+	}
 	if l.Bias != nil {
 		addRowBias(out[:rows*l.Out], l.Bias)
 	}
 	l.Act.Apply(out[:rows*l.Out])
+}
+
+// packedWeight returns the packed weight for a product with rows rows, packing it on
+// first use, or nil where the plain product is the better one or Weight is unusable.
+func (l *Linear) packedWeight(rows int) *kernels.PackedB {
+	if rows < 2 || l.In == 0 || l.Out == 0 || len(l.Weight) != l.In*l.Out {
+		return nil
+	}
+	p := l.packed.Load()
+	if p == nil || &p.from[0] != &l.Weight[0] {
+		// Concurrent first calls may both pack; either result is right.
+		p = &packedLinear{pb: kernels.PackB(true, l.In, l.Out, l.Weight, l.In), from: l.Weight}
+		l.packed.Store(p)
+	}
+	return p.pb
 }
 
 // addRowBias adds bias to every len(bias)-wide row of x.
