@@ -32,6 +32,10 @@ type AttentionMask struct {
 // dropout). When keys and values are Embed wide, the query, key and value projections
 // are one 3·Embed×Embed matrix, so self-attention projects with one GEMM.
 // A query that every mask excludes gets zeros (PyTorch gives NaN).
+//
+// As with Linear, the first projection of two or more rows packs the matrix it uses for
+// the micro-kernel and keeps the copy; to change the weights, assign new slices rather
+// than writing into the old ones.
 type MultiHeadAttention struct {
 	Name         string
 	Embed, Heads int
@@ -41,6 +45,10 @@ type MultiHeadAttention struct {
 	WQ, WK, WV   []float32 // Embed×Embed, Embed×KDim, Embed×VDim (views of QKVWeight)
 	QKVBias      []float32 // 3·Embed, or nil
 	Out          *Linear
+
+	// packed[part][n-1] is the matrix project(part, n) multiplies by: only those that
+	// Forward's paths use (query, key and value; key and value; each alone) get filled.
+	packed [3][3]packedWeight
 }
 
 // NewMultiheadAttention binds PyTorch's names: prefix.in_proj_weight (or
@@ -214,7 +222,11 @@ func (m *MultiHeadAttention) project(x []float32, rows, part, n int, out []float
 	if n > 1 {
 		w, in = m.QKVWeight[part*e*e:(part+n)*e*e], e
 	}
-	kernels.Sgemm(false, true, rows, n*e, in, 1, x, in, w, in, 0, out, n*e)
+	if pb := m.packed[part][n-1].get(rows, w, n*e, in); pb != nil {
+		kernels.SgemmPacked(false, rows, 1, x, in, pb, 0, out, n*e)
+	} else {
+		kernels.Sgemm(false, true, rows, n*e, in, 1, x, in, w, in, 0, out, n*e)
+	}
 	if m.QKVBias != nil {
 		addRowBias(out[:rows*n*e], m.QKVBias[part*e:(part+n)*e])
 	}

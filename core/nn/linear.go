@@ -27,13 +27,37 @@ type Linear struct {
 	Bias    []float32 // Out, or nil
 	Act     Activation
 
-	packed atomic.Pointer[packedLinear]
+	packed packedWeight
 }
 
-// packedLinear is Weight packed as a kernels.PackedB, and the slice it came from.
+// packedLinear is a weight packed as a kernels.PackedB, and the slice it came from.
 type packedLinear struct {
 	pb   *kernels.PackedB
 	from []float32
+}
+
+// packedWeight is a weight matrix in PyTorch's Out×In layout packed on first use as the
+// right-hand operand of x·Wᵀ (Linear, the attention projections, the LSTM's products).
+// It is safe for concurrent use: concurrent first calls may both pack, and either result
+// is right.
+type packedWeight struct {
+	p atomic.Pointer[packedLinear]
+}
+
+// get returns w (out×in) packed for a product with rows rows, packing it when it has not
+// been or when w is another slice than the one packed, or nil where the plain product
+// is the better one (a single row is a matrix-vector product that reads w once) or w is
+// unusable.
+func (pw *packedWeight) get(rows int, w []float32, out, in int) *kernels.PackedB {
+	if rows < 2 || in == 0 || out == 0 || len(w) != out*in {
+		return nil
+	}
+	p := pw.p.Load()
+	if p == nil || len(p.from) != len(w) || &p.from[0] != &w[0] {
+		p = &packedLinear{pb: kernels.PackB(true, in, out, w, in), from: w}
+		pw.p.Store(p)
+	}
+	return p.pb
 }
 
 // NewLinear binds prefix.weight and the optional prefix.bias.
@@ -60,7 +84,7 @@ func (l *Linear) Forward(a *Arena, x Act) Act {
 // ForwardInto computes rows = len(x)/In rows of output into out (rows×Out).
 func (l *Linear) ForwardInto(x, out []float32) {
 	rows := len(x) / l.In
-	if pb := l.packedWeight(rows); pb != nil {
+	if pb := l.packed.get(rows, l.Weight, l.Out, l.In); pb != nil {
 		kernels.SgemmPacked(false, rows, 1, x, l.In, pb, 0, out, l.Out)
 	} else {
 		// One row is a matrix-vector product that reads Weight once: nothing to pack.
@@ -70,21 +94,6 @@ func (l *Linear) ForwardInto(x, out []float32) {
 		addRowBias(out[:rows*l.Out], l.Bias)
 	}
 	l.Act.Apply(out[:rows*l.Out])
-}
-
-// packedWeight returns the packed weight for a product with rows rows, packing it on
-// first use, or nil where the plain product is the better one or Weight is unusable.
-func (l *Linear) packedWeight(rows int) *kernels.PackedB {
-	if rows < 2 || l.In == 0 || l.Out == 0 || len(l.Weight) != l.In*l.Out {
-		return nil
-	}
-	p := l.packed.Load()
-	if p == nil || &p.from[0] != &l.Weight[0] {
-		// Concurrent first calls may both pack; either result is right.
-		p = &packedLinear{pb: kernels.PackB(true, l.In, l.Out, l.Weight, l.In), from: l.Weight}
-		l.packed.Store(p)
-	}
-	return p.pb
 }
 
 // addRowBias adds bias to every len(bias)-wide row of x.

@@ -28,6 +28,11 @@ type LSTMLayer struct {
 // names them (weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0, and the _reverse
 // set of a bidirectional LSTM). Input and hidden sizes come from weight_ih_l0;
 // bidirectionality from the presence of weight_ih_l0_reverse.
+//
+// As with Linear, a layer's first product of two or more rows packs the weight matrix it
+// uses for the micro-kernel and keeps the copy: all steps' input projections, and the
+// recurrent product of every step when the batch has two or more sequences. To change
+// the weights, assign new slices to Layers rather than writing into the old ones.
 type LSTM struct {
 	Name          string
 	In, Hidden    int
@@ -36,7 +41,14 @@ type LSTM struct {
 	BatchFirst    bool
 	// Layers holds layer k, direction d at k·Directions()+d.
 	Layers []LSTMLayer
+
+	// packed[i] goes with Layers[i]; an LSTM built without NewLSTM has none and uses
+	// the plain products.
+	packed []lstmPacked
 }
+
+// lstmPacked is one layer and direction's WIH and WHH packed on first use.
+type lstmPacked struct{ ih, hh packedWeight }
 
 // NewLSTM binds the LSTM at prefix. Projected LSTMs (proj_size) are not supported:
 // their weight_hr tensors are reported as unexpected by Binder.Err.
@@ -91,6 +103,7 @@ func NewLSTM(b *weights.Binder, prefix string, cfg LSTMConfig) *LSTM {
 			l.Layers = append(l.Layers, ly)
 		}
 	}
+	l.packed = make([]lstmPacked, len(l.Layers))
 	return l
 }
 
@@ -187,8 +200,18 @@ func (l *LSTM) ForwardLengths(a *Arena, x Act, st *LSTMState, lengths []int) Act
 		}
 		for d := 0; d < dirs; d++ {
 			ly := l.Layers[k*dirs+d]
+			var pih, phh *kernels.PackedB
+			if k*dirs+d < len(l.packed) {
+				pk := &l.packed[k*dirs+d]
+				pih = pk.ih.get(batch*steps, ly.WIH, g4, inDim)
+				phh = pk.hh.get(batch, ly.WHH, g4, hid)
+			}
 			// All steps' input projections in one GEMM: only the recurrent part is serial.
-			kernels.Sgemm(false, true, batch*steps, g4, inDim, 1, in, inDim, ly.WIH, inDim, 0, gates, g4)
+			if pih != nil {
+				kernels.SgemmPacked(false, batch*steps, 1, in, inDim, pih, 0, gates, g4)
+			} else {
+				kernels.Sgemm(false, true, batch*steps, g4, inDim, 1, in, inDim, ly.WIH, inDim, 0, gates, g4)
+			}
 			if ly.Bias != nil {
 				addRowBias(gates, ly.Bias)
 			}
@@ -207,7 +230,11 @@ func (l *LSTM) ForwardLengths(a *Arena, x Act, st *LSTMState, lengths []int) Act
 				}
 				r0 = t * first
 				g := gates[r0*g4:]
-				kernels.Sgemm(false, true, batch, g4, hid, 1, hPrev, ldh, ly.WHH, hid, 1, g, stride*g4)
+				if phh != nil {
+					kernels.SgemmPacked(false, batch, 1, hPrev, ldh, phh, 1, g, stride*g4)
+				} else {
+					kernels.Sgemm(false, true, batch, g4, hid, 1, hPrev, ldh, ly.WHH, hid, 1, g, stride*g4)
+				}
 				for bi := 0; bi < batch; bi++ {
 					row := r0 + bi*stride
 					h := out[row*width+d*hid : row*width+d*hid+hid]
