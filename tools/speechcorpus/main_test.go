@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/plexusml/plexus/core/media"
@@ -92,5 +94,96 @@ func TestSynthesis(t *testing.T) {
 	a, err := media.DecodeWAV(bytes.NewReader(b), media.DefaultLimits())
 	if err != nil || a.Rate != 8000 || a.Frames() < 2000 {
 		t.Fatalf("%v: %+v", err, a)
+	}
+}
+
+func TestPlanDigits(t *testing.T) {
+	o := options{Seed: 5, PerLine: 1, TestEvery: 0, Digits: 300, DigitTest: 150}
+	us := plan([]string{"a b"}, o)
+	if !reflect.DeepEqual(us, plan([]string{"a b"}, o)) {
+		t.Fatal("the same seed planned two corpora")
+	}
+	// Adding digit strings leaves a seed's sentence corpus as it was.
+	if s := plan([]string{"a b"}, options{Seed: 5, PerLine: 1}); !reflect.DeepEqual(s, us[:len(s)]) {
+		t.Fatal("digit strings changed the sentence plan")
+	}
+	words := map[string]bool{}
+	for _, w := range digitWords {
+		words[w] = true
+	}
+	train := map[string]bool{}
+	counts := map[string]int{}
+	lengths := map[int]bool{}
+	for _, u := range us {
+		if u.Set != "digits" {
+			continue
+		}
+		counts[u.Split]++
+		ws := strings.Fields(u.Text)
+		lengths[len(ws)] = true
+		for _, w := range ws {
+			if !words[w] {
+				t.Fatalf("%s: %q is not a digit word", u.ID, w)
+			}
+		}
+		if u.Speed < 120 || u.Speed > 200 {
+			t.Fatalf("%s: speed %d", u.ID, u.Speed)
+		}
+		if u.Split == "train" {
+			train[u.Voice] = true
+		}
+	}
+	for _, u := range us {
+		if u.Split == "test" && train[u.Voice] {
+			t.Fatalf("held-out voice %s also trains", u.Voice)
+		}
+	}
+	if counts["train"] != 300 || counts["test"] != 150 {
+		t.Fatalf("%v", counts)
+	}
+	for n := 2; n <= 7; n++ {
+		if !lengths[n] {
+			t.Errorf("no string of %d digits in 450", n)
+		}
+	}
+	if lengths[1] || lengths[8] {
+		t.Errorf("lengths %v", lengths)
+	}
+}
+
+// TestSynthesisDigits speaks a digit corpus at 16 kHz and checks its manifests.
+func TestSynthesisDigits(t *testing.T) {
+	if _, err := exec.LookPath("espeak-ng"); err != nil {
+		t.Skip("espeak-ng is not installed")
+	}
+	dir := t.TempDir()
+	text := filepath.Join(dir, "t.txt")
+	os.WriteFile(text, []byte("Hello there.\n"), 0o644)
+	o := options{Text: text, Out: dir, Rate: 16000, Seed: 1, PerLine: 1, TestEvery: 1, Digits: 2, DigitTest: 1, Jobs: 2}
+	if err := run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "test.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sets []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var u Utterance
+		if err := json.Unmarshal([]byte(l), &u); err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, u.Set)
+		w, err := os.ReadFile(filepath.Join(dir, u.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := media.DecodeWAV(bytes.NewReader(w), media.DefaultLimits())
+		if err != nil || a.Rate != 16000 || a.Frames() < 4000 {
+			t.Fatalf("%s: %v", u.ID, err)
+		}
+	}
+	if !reflect.DeepEqual(sets, []string{"sentences", "sentences", "digits"}) {
+		t.Fatalf("test split sets %v", sets)
 	}
 }
