@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -62,6 +63,9 @@ type predictResult struct {
 type predictOptions struct {
 	TopK   int
 	Limits media.Limits
+	// Opts are the --opt KEY=VALUE settings, already checked against the family's
+	// options.
+	Opts map[string]string
 }
 
 // predictor runs one model for `plexus predict`. A bad item (a corrupt image, a
@@ -76,6 +80,8 @@ type predictFamily struct {
 	accepts func(model string) bool
 	names   []string
 	open    func(model, weights, config string) (predictor, error)
+	// options are the --opt keys the family reads, with what each means.
+	options map[string]string
 }
 
 // predictModels is the registry of model kinds predict knows. Each family registers
@@ -116,6 +122,7 @@ func init() {
 		raw                            bool
 		topK                           int
 		maxPixels                      int64
+		opts                           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "predict --model M --weights W [--config C] INPUT...",
@@ -148,6 +155,12 @@ still predicted, and the exit status is 1.`,
 			if fam == nil {
 				return fmt.Errorf("--model %q: known models are %s", model, strings.Join(predictModelNames(), ", "))
 			}
+			// A repeated flag's slice outlives one Execute (tests run several).
+			defer func() { opts = nil }()
+			set, err := parsePredictOpts(opts, fam, model)
+			if err != nil {
+				return err
+			}
 			inputs, err := readPredictInputs(args)
 			if err != nil {
 				return err
@@ -161,7 +174,7 @@ still predicted, and the exit status is 1.`,
 			if maxPixels > 0 {
 				lim.MaxPixels = maxPixels
 			}
-			res, err := p.Predict(cmd.Context(), inputs, predictOptions{TopK: topK, Limits: lim})
+			res, err := p.Predict(cmd.Context(), inputs, predictOptions{TopK: topK, Limits: lim, Opts: set})
 			if err != nil {
 				return err
 			}
@@ -175,8 +188,30 @@ still predicted, and the exit status is 1.`,
 	f.BoolVar(&raw, "raw", false, "print the raw outputs as one JSON object")
 	f.IntVar(&topK, "top", 5, "labels shown per input")
 	f.Int64Var(&maxPixels, "max-pixels", 0, "largest image accepted, width × height (default: core/media's limit)")
+	f.StringArrayVar(&opts, "opt", nil, "a model setting KEY=VALUE, repeatable (recognisers: decoder, beam_width, lm, lm_weight, word_bonus, chunk_seconds, overlap_seconds)")
 	cmd.MarkFlagRequired("model")
 	rootCmd.AddCommand(cmd)
+}
+
+// parsePredictOpts checks each --opt against the keys the model's family reads, so a
+// misspelt setting is an error rather than silently ignored.
+func parsePredictOpts(opts []string, fam *predictFamily, model string) (map[string]string, error) {
+	set := map[string]string{}
+	for _, o := range opts {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--opt %q: expected KEY=VALUE", o)
+		}
+		if _, known := fam.options[k]; !known {
+			keys := slices.Sorted(maps.Keys(fam.options))
+			if len(keys) == 0 {
+				return nil, fmt.Errorf("--opt %s: model %s takes no settings", k, model)
+			}
+			return nil, fmt.Errorf("--opt %s: model %s reads %s", k, model, strings.Join(keys, ", "))
+		}
+		set[k] = v
+	}
+	return set, nil
 }
 
 func readPredictInputs(args []string) ([]predictInput, error) {

@@ -19,7 +19,7 @@ type modelKind struct {
 }
 
 // models is the table Describe and Load read.
-var models = []modelKind{wavenetKind()}
+var models = append([]modelKind{wavenetKind()}, recognisers()...)
 
 // Speech is the plugin.
 type Speech struct{}

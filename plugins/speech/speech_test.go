@@ -167,7 +167,7 @@ func TestGenerateSpeakers(t *testing.T) {
 
 func TestDescribeAndUnknownModel(t *testing.T) {
 	d := Speech{}.Describe()
-	if len(d.Models) != 1 || d.Models[0].Name != "wavenet" || len(d.Models[0].Tasks) != 2 {
+	if len(d.Models) != 3 || d.Models[0].Name != "wavenet" || len(d.Models[0].Tasks) != 2 {
 		t.Fatalf("%+v", d)
 	}
 	if _, err := (Speech{}).Load(context.Background(), sdk.LoadRequest{Model: "tacotron"}); err == nil {
