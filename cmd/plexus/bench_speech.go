@@ -16,7 +16,7 @@ import (
 
 func init() {
 	bench.Register(bench.Suite{Name: "speech",
-		Doc: "WaveNet fast generation (2 stacks × 10 layers, 64/128/256 channels, 16 kHz) against PyTorch's fast-generation loop; log-mel and resampling against torchaudio",
+		Doc: "WaveNet fast generation (2 stacks × 10 layers, 64/128/256 channels, 16 kHz) against PyTorch's fast-generation loop; log-mel and resampling against torchaudio; the recognisers (wav2vec2-base, the compact Transformer-CTC) on 10 s of audio against PyTorch",
 		Run: benchSpeech})
 }
 
@@ -88,5 +88,10 @@ func benchSpeech(ctx context.Context, o bench.Options) ([]bench.Row, error) {
 	d = bench.Median(o, func() { _, _ = speech.Resample(y, 22050, 16000) })
 	rows = append(rows, bench.Row{Bench: "resample", Config: "10 s 22050 → 16000 Hz", Plexus: 10 / d.Seconds(),
 		PyTorch: ref("resample 22050-16000"), Unit: "audio s/s"})
+	asrRows, err := benchASR(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	rows = append(rows, asrRows...)
 	return rows, nil
 }
