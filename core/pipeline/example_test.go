@@ -8,9 +8,9 @@ import (
 
 func ExampleParse() {
 	src := []byte(`version: 1
-source: {path: "${DATA:-examples/mixed}"}
+source: {path: "${DATA:-data/demo/items}"}
 stages:
-  - {name: asr, plugin: speech, model: transformer-ctc, when: audio}
+  - {name: asr, plugin: speech, model: asr-ctc, when: audio}
   - {name: lm, plugin: nlp, model: lstm-lm, input: [asr.text, text]}
 sinks: [{jsonl: out/results.jsonl}]
 `)
@@ -23,7 +23,7 @@ sinks: [{jsonl: out/results.jsonl}]
 		return
 	}
 	fmt.Println(p.Name, p.Source.Path, p.Stages[1].Batch.Max, p.Deps(1))
-	// Output: demo examples/mixed 8 [0]
+	// Output: demo data/demo/items 8 [0]
 }
 
 func ExampleParse_diagnostics() {

@@ -195,23 +195,25 @@ func TestDepsAndTopoOrder(t *testing.T) {
 }
 
 func TestPipelineAt(t *testing.T) {
-	p, err := Load("../../pipelines/mixed-demo.yaml", LoadOptions{Getenv: noEnv})
+	// A copy of pipelines/mixed-demo.yaml, so that editing the shipped file does not move
+	// the lines this test points at.
+	p, err := Load("testdata/at/mixed.yaml", LoadOptions{Getenv: noEnv})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Stage 3 (continue) writes config: {max_tokens: 80, ...} on line 28.
+	// Stage 3 (continue) writes config: {max_tokens: 80, ...} on line 35.
 	d := p.At("stages.3.config.max_tokens", "max_tokens: %d is above the model's limit", 80)
-	if got := d.String(); got != "../../pipelines/mixed-demo.yaml:28:26: max_tokens: 80 is above the model's limit" {
+	if got := d.String(); got != "testdata/at/mixed.yaml:35:26: max_tokens: 80 is above the model's limit" {
 		t.Errorf("At = %s", got)
 	}
-	if d := p.At("stages.3.config.top_k", "x"); d.Line != 28 || d.Col != 13 { // not written: its parent
-		t.Errorf("At(unwritten key) = %s, want 28:13", d)
+	if d := p.At("stages.3.config.top_k", "x"); d.Line != 35 || d.Col != 13 { // not written: its parent
+		t.Errorf("At(unwritten key) = %s, want 35:13", d)
 	}
-	if d := p.At("stages.continue.config.max_tokens", "x"); d.Line != 28 || d.Col != 26 {
-		t.Errorf("At by stage name = %s, want 28:26", d)
+	if d := p.At("stages.continue.config.max_tokens", "x"); d.Line != 35 || d.Col != 26 {
+		t.Errorf("At by stage name = %s, want 35:26", d)
 	}
-	if d := p.At("stages.classify", "x"); d.Line != 11 {
-		t.Errorf("At(stages.classify) = %s, want line 11", d)
+	if d := p.At("stages.classify", "x"); d.Line != 14 {
+		t.Errorf("At(stages.classify) = %s, want line 14", d)
 	}
 	if d := (&Pipeline{File: "mem"}).At("stages.0", "m"); d.String() != "mem: m" {
 		t.Errorf("At on an in-memory spec = %s", d)

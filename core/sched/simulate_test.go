@@ -93,7 +93,7 @@ devices:
 latency:
   image.resize:    {per_item: 300us}
   resnet:          {fixed: 16ms, per_item: 2ms}
-  transformer-ctc: {fixed: 40ms, per_item: 24ms}
+  asr-ctc:         {fixed: 40ms, per_item: 24ms}
   lstm-lm:         {fixed: 60ms, per_item: 8ms}
 workload: {items: 300, mix: {image: 1, audio: 1, text: 1}}
 `
