@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 
 	"github.com/plexusml/plexus/core/media"
 	"github.com/plexusml/plexus/core/pipeline"
 	"github.com/plexusml/plexus/core/plugin"
 	"github.com/plexusml/plexus/core/sched"
+	"github.com/plexusml/plexus/core/tensor"
 )
 
 // PluginFactory makes plugin stages from host: each engine instance of a stage is one
@@ -113,7 +115,7 @@ func (p *pluginStage) Process(ctx context.Context, items []Item, res []Result) e
 			continue
 		}
 		rec := items[i].Record
-		p.items = append(p.items, plugin.Item{ID: rec.ID, Modality: rec.Modality, Fields: fields})
+		p.items = append(p.items, plugin.Item{ID: rec.ID, Modality: p.modality(&items[i]), Fields: fields})
 		idx = append(idx, i)
 	}
 	if len(p.items) == 0 {
@@ -157,6 +159,29 @@ func unavailable(out []plugin.Result) error {
 		}
 	}
 	return first
+}
+
+// modality is what the plugin is told the item is: the record's own modality, unless
+// the stage's input: feeds it another stage's output, whose kind it then is (an LSTM
+// continuing an audio item's transcript gets text).
+func (p *pluginStage) modality(it *Item) string {
+	if !p.explicit || !hasInput(it) {
+		return it.Record.Modality
+	}
+	if it.Part != "" {
+		return it.Part
+	}
+	switch it.Input.(type) {
+	case string:
+		return "text"
+	case *media.Audio:
+		return "audio"
+	case image.Image:
+		return "image"
+	case *tensor.Tensor:
+		return "tensor"
+	}
+	return it.Record.Modality
 }
 
 func (p *pluginStage) fields(it *Item) (map[string]any, error) {

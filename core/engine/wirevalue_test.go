@@ -32,3 +32,25 @@ func TestWireValueAudio(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginItemModality: an item whose stage reads another stage's output through
+// input: is sent as that output's kind (a transcript is text), otherwise as itself.
+func TestPluginItemModality(t *testing.T) {
+	rec := &Record{ID: "a", Modality: "audio", Payload: []byte("RIFF")}
+	for _, tc := range []struct {
+		explicit bool
+		it       Item
+		want     string
+	}{
+		{false, Item{Record: rec, Input: nil, Part: "audio"}, "audio"},
+		{true, Item{Record: rec, Input: "seven three", InputName: "transcribe.text"}, "text"},
+		{true, Item{Record: rec, Input: &media.Audio{Rate: 8000, Channels: 1}, InputName: "resample.audio"}, "audio"},
+		{true, Item{Record: rec, Part: "audio"}, "audio"},
+		{true, Item{Record: rec}, "audio"}, // nothing present: the contract check names it
+	} {
+		p := &pluginStage{explicit: tc.explicit}
+		if got := p.modality(&tc.it); got != tc.want {
+			t.Errorf("explicit %v, input %T from %q: modality %q, want %q", tc.explicit, tc.it.Input, tc.it.InputName, got, tc.want)
+		}
+	}
+}
