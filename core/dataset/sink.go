@@ -67,6 +67,9 @@ type JSONLOptions struct {
 	Offset int64
 	// Name is the sink's key in the ledger; default "jsonl:" + path.
 	Name string
+	// From, when set, keeps only these stages' outputs (and the item's own fields), and
+	// writes no line for an item none of them produced anything for (a when: skip).
+	From []string
 }
 
 // JSONL writes one JSON object per line: results, or failures for a dead-letter file.
@@ -79,6 +82,7 @@ type JSONL struct {
 	tensors   TensorMode
 	tensorDir string
 	pending   []string // side files written since the last Sync
+	from      map[string]bool
 	buf       []byte
 	keys      []string
 }
@@ -122,9 +126,16 @@ func OpenJSONL(path string, o JSONLOptions) (*JSONL, error) {
 		f.Close()
 		return nil, fmt.Errorf("sink %s: %w", path, err)
 	}
+	var from map[string]bool
+	for _, st := range o.From {
+		if from == nil {
+			from = map[string]bool{}
+		}
+		from[st] = true
+	}
 	return &JSONL{
 		name: o.Name, path: path, f: f, w: bufio.NewWriterSize(f, 256<<10), off: o.Offset,
-		tensors: o.Tensors, tensorDir: strings.TrimSuffix(path, filepath.Ext(path)) + ".tensors",
+		tensors: o.Tensors, tensorDir: strings.TrimSuffix(path, filepath.Ext(path)) + ".tensors", from: from,
 	}, nil
 }
 
@@ -136,6 +147,25 @@ func (s *JSONL) Path() string { return s.path }
 
 // Write appends one result line: id, modality, source, fields, provenance.
 func (s *JSONL) Write(e *Entry) error {
+	if len(s.from) > 0 {
+		kept := make(map[string]any, len(e.Fields))
+		produced := false
+		for k, v := range e.Fields {
+			stage, _, namespaced := strings.Cut(k, ".")
+			switch {
+			case !namespaced:
+				kept[k] = v
+			case s.from[stage]:
+				kept[k], produced = v, true
+			}
+		}
+		if !produced {
+			return nil
+		}
+		f := *e
+		f.Fields = kept
+		e = &f
+	}
 	b, err := s.appendEntry(s.buf[:0], e)
 	if err != nil {
 		return fmt.Errorf("sink %s: item %q: %w", s.path, e.ID, err)

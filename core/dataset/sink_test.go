@@ -246,3 +246,27 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// TestJSONLFrom: a sink with from: keeps only those stages' outputs and the item's own
+// fields, and writes no line for an item those stages produced nothing for.
+func TestJSONLFrom(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.jsonl")
+	s, err := OpenJSONL(path, JSONLOptions{From: []string{"asr"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write(&Entry{ID: "a.wav", Fields: map[string]any{"lang": "en", "asr.text": "one two", "lm.text": "three"}})
+	s.Write(&Entry{ID: "b.png", Fields: map[string]any{"lang": "en", "classify.label": "Bag"}}) // asr skipped it
+	if _, err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got := lines(t, path)
+	if len(got) != 1 || got[0]["id"] != "a.wav" {
+		t.Fatalf("lines %v, want only a.wav", got)
+	}
+	f := got[0]["fields"].(map[string]any)
+	if len(f) != 2 || f["asr.text"] != "one two" || f["lang"] != "en" {
+		t.Fatalf("fields %v, want asr.text and lang", f)
+	}
+}

@@ -214,7 +214,7 @@ func New(ctx context.Context, p *pipeline.Pipeline, env *Environment, o Options)
 	for _, sk := range p.Sinks {
 		switch {
 		case sk.JSONL != "":
-			s, err := dataset.OpenJSONL(sk.JSONL, dataset.JSONLOptions{Tensors: dataset.TensorMode(sk.Tensors), Offset: offset("jsonl:" + sk.JSONL)})
+			s, err := dataset.OpenJSONL(sk.JSONL, dataset.JSONLOptions{Tensors: dataset.TensorMode(sk.Tensors), Offset: offset("jsonl:" + sk.JSONL), From: sk.From})
 			if err != nil {
 				return nil, err
 			}

@@ -102,7 +102,7 @@ type Sink struct {
 	JSONL   string   `koanf:"jsonl" doc:"a JSONL file, one line per committed item (exactly one of jsonl and files)"`
 	Files   string   `koanf:"files" doc:"a folder: image, audio and tensor outputs as PNG, WAV and .npy files, DIR/ID.STAGE.FIELD.EXT"`
 	Tensors string   `koanf:"tensors" doc:"summary, files or inline: how tensors appear in JSONL" default:"summary"`
-	From    []string `koanf:"from" doc:"take only these stages' outputs" default:"every stage"`
+	From    []string `koanf:"from" doc:"take only these stages' outputs (and the item's own fields); a jsonl sink then skips items they produced nothing for" default:"every stage"`
 }
 
 // ErrorPolicy says what happens to an item a stage fails on.
