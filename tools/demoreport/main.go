@@ -21,9 +21,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/plexusml/plexus/core/media"
 	"github.com/plexusml/plexus/speech"
+	"github.com/plexusml/plexus/speech/ctc"
 )
 
 type truth struct {
@@ -53,6 +55,7 @@ type row struct {
 	Correct               bool
 	Bars                  []bar
 	Transcript, Spoken    string
+	Words                 []wordSpan
 	Prompt, Continuation  string
 	Synth                 template.URL
 	Other                 []string
@@ -79,7 +82,7 @@ func main() {
 	}
 	var rows []row
 	var imgN, imgOK int
-	var werErrs, werWords int
+	werBy := map[string][2]int{} // set → word errors, reference words
 	for _, r := range results {
 		t := truths[r.ID]
 		rw := row{ID: r.ID, Modality: r.Modality}
@@ -106,6 +109,14 @@ func main() {
 				rw.Prompt = strings.TrimSpace(string(b))
 			}
 		}
+		// A recogniser's stage is the one that also wrote word timestamps; any other
+		// text field is generated text (the LSTM continuing a prompt or a transcript).
+		asrStage := ""
+		for k := range r.Fields {
+			if stage, name, _ := strings.Cut(k, "."); name == "words" {
+				asrStage = stage
+			}
+		}
 		for _, k := range sortedKeys(r.Fields) {
 			v := r.Fields[k]
 			stage, name, _ := strings.Cut(k, ".")
@@ -121,8 +132,10 @@ func main() {
 						rw.Bars = append(rw.Bars, bar{Label: l, Percent: 100 * scores[i], Truth: t.Label == l})
 					}
 				}
-			case name == "text" && r.Modality == "audio" && rw.Transcript == "":
+			case name == "text" && stage == asrStage:
 				rw.Transcript, _ = v.(string)
+			case name == "words":
+				rw.Words = wordSpans(v)
 			case name == "text":
 				rw.Continuation, _ = v.(string)
 			case name == "scores" || name == "index" || name == "score":
@@ -149,10 +162,13 @@ func main() {
 		}
 		if t.Kind == "audio" {
 			rw.Spoken = t.Text
-			if rw.Transcript != "" {
-				e, n := wordErrors(t.Text, rw.Transcript)
-				werErrs += e
-				werWords += n
+			if asrStage != "" {
+				e, n := ctc.WordErrors(normWords(t.Text), normWords(rw.Transcript))
+				set := "sentences"
+				if strings.Contains(r.ID, "digits") {
+					set = "digit strings"
+				}
+				werBy[set] = [2]int{werBy[set][0] + e, werBy[set][1] + n}
 			}
 		}
 		rows = append(rows, rw)
@@ -163,10 +179,17 @@ func main() {
 	} else {
 		summaryLines = append(summaryLines, "images: no classify results in this run")
 	}
-	if werWords > 0 {
-		summaryLines = append(summaryLines, fmt.Sprintf("speech: word error rate %.1f%% (%d errors in %d spoken words)", 100*float64(werErrs)/float64(werWords), werErrs, werWords))
-	} else {
-		summaryLines = append(summaryLines, "speech: no transcripts in this run (no recogniser stage yet), so no word error rate")
+	if len(werBy) == 0 {
+		summaryLines = append(summaryLines, "speech: no transcripts in this run, so no word error rate")
+	}
+	for _, set := range []string{"digit strings", "sentences"} {
+		if e := werBy[set]; e[1] > 0 {
+			note := "held-out voices"
+			if set == "sentences" {
+				note = "held-out voices; the recogniser knows only its 50 training sentences' words"
+			}
+			summaryLines = append(summaryLines, fmt.Sprintf("speech, %s: word error rate %.1f%% (%d errors in %d spoken words; %s)", set, 100*float64(e[0])/float64(e[1]), e[0], e[1], note))
+		}
 	}
 	for _, l := range summaryLines {
 		fmt.Println(l)
@@ -297,25 +320,43 @@ func spectrogram(x []float32, rate int) template.URL {
 
 // wordErrors is the word-level edit distance between the reference and the hypothesis,
 // and the reference's word count.
-func wordErrors(ref, hyp string) (int, int) {
-	r, h := strings.Fields(strings.ToLower(ref)), strings.Fields(strings.ToLower(hyp))
-	prev := make([]int, len(h)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(r); i++ {
-		cur := make([]int, len(h)+1)
-		cur[0] = i
-		for j := 1; j <= len(h); j++ {
-			sub := prev[j-1]
-			if r[i-1] != h[j-1] {
-				sub++
-			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+// normWords lowercases s and keeps letters, digits, apostrophes and spaces: how the
+// recogniser writes text, so that punctuation in the spoken script is not an error.
+func normWords(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'':
+			return unicode.ToLower(r)
+		case unicode.IsSpace(r) || r == '-':
+			return ' '
 		}
-		prev = cur
+		return -1
+	}, s)
+}
+
+// wordSpan is one recognised word with its time span, as the transcribe task writes
+// it: [word, start, end, confidence].
+type wordSpan struct {
+	Word               string
+	Start, End, Confid float64
+}
+
+func wordSpans(v any) []wordSpan {
+	l, _ := v.([]any)
+	var out []wordSpan
+	for _, x := range l {
+		w, _ := x.([]any)
+		if len(w) != 4 {
+			continue
+		}
+		var ws wordSpan
+		ws.Word, _ = w[0].(string)
+		ws.Start, _ = w[1].(float64)
+		ws.End, _ = w[2].(float64)
+		ws.Confid, _ = w[3].(float64)
+		out = append(out, ws)
 	}
-	return prev[len(h)], len(r)
+	return out
 }
 
 func toStrings(v any) []string {
@@ -381,6 +422,7 @@ img.thumb{width:112px;height:112px;image-rendering:pixelated;border:1px solid #c
 .bar.truth span.l{font-weight:bold}.ok{color:#276749}.bad{color:#c53030}
 img.spec{height:80px;width:300px;border:1px solid #cbd5e0}.gen{color:#2c5282}
 .other{font-family:monospace;font-size:12px;color:#718096}
+.words small{color:#718096}
 </style></head><body>
 <h1>plexus demo report</h1>
 <div class="summary">{{range .Summary}}<div>{{.}}</div>{{end}}</div>
@@ -393,6 +435,7 @@ img.spec{height:80px;width:300px;border:1px solid #cbd5e0}.gen{color:#2c5282}
 <div class="bars">{{range .Bars}}<div class="bar{{if .Truth}} truth{{end}}"><span class="l">{{.Label}}</span><div style="width:{{printf "%.0f" .Percent}}px"></div>{{printf "%.1f" .Percent}}%</div>{{end}}</div>{{end}}
 {{if .Spoken}}<div>spoken: {{.Spoken}}</div>{{end}}
 {{if .Transcript}}<div>transcript: <b>{{.Transcript}}</b></div>{{end}}
+{{if .Words}}<div class="words">{{range .Words}}<span title="confidence {{printf "%.2f" .Confid}}">{{.Word}} <small>{{printf "%.2f–%.2f s" .Start .End}}</small></span> {{end}}</div>{{end}}
 {{if .Prompt}}<div>prompt: {{.Prompt}}</div>{{end}}
 {{if .Continuation}}<div class="gen">continued: {{.Continuation}}</div>{{end}}
 {{range .Other}}<div class="other">{{.}}</div>{{end}}
