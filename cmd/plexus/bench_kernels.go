@@ -82,8 +82,14 @@ func benchKernels(ctx context.Context, o bench.Options) ([]bench.Row, error) {
 			out := make([]float32, bt*o2*hw*hw)
 			d := bench.Median(o, func() { kernels.Conv2d(p, x, w, bias, out, &ws) })
 			key := fmt.Sprintf("conv %dx%d %d->%d %dx%d b%d", k, k, c, o2, hw, hw, bt)
+			flop := 2 * float64(bt*o2*c*k*k*hw*hw)
 			rows = append(rows, bench.Row{Bench: "conv2d", Config: key[5:],
-				Plexus: 2 * float64(bt*o2*c*k*k*hw*hw) / d.Seconds() / 1e9, PyTorch: ref(key), Unit: "GFLOP/s"})
+				Plexus: flop / d.Seconds() / 1e9, PyTorch: ref(key), Unit: "GFLOP/s"})
+			// The path the models take: core/nn.Conv2d packs its weights once at load.
+			pc := kernels.PackConv2d(p, w)
+			d = bench.Median(o, func() { pc.Run(p, x, bias, out, &ws) })
+			rows = append(rows, bench.Row{Bench: "conv2d", Config: key[5:] + " pre-packed (as in nn)",
+				Plexus: flop / d.Seconds() / 1e9, PyTorch: ref(key), Unit: "GFLOP/s"})
 		}
 	}
 	return rows, nil
