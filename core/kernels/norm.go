@@ -13,27 +13,54 @@ func LayerNorm(rows, n int, x, gamma, beta []float32, eps float32, out []float32
 // position (either may be nil). Mean and variance are accumulated in float64 so that
 // long rows stay exact.
 func normalize(x, out []float32, eps float32, g, b []float32) {
-	var s float64
-	for _, v := range x {
-		s += float64(v)
+	// Four float64 accumulators: one would serialise every add on its latency, and
+	// LayerNorm rows (144–1024 wide) are short enough for that to dominate.
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
 	}
-	mean := s / float64(len(x))
-	var q float64
-	for _, v := range x {
-		d := float64(v) - mean
-		q += d * d
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
 	}
-	inv := float32(1 / math.Sqrt(q/float64(len(x))+float64(eps)))
+	mean := (s0 + s1 + s2 + s3) / float64(len(x))
+	var q0, q1, q2, q3 float64
+	i = 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1 := float64(x[i])-mean, float64(x[i+1])-mean
+		d2, d3 := float64(x[i+2])-mean, float64(x[i+3])-mean
+		q0 += d0 * d0
+		q1 += d1 * d1
+		q2 += d2 * d2
+		q3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - mean
+		q0 += d * d
+	}
+	inv := float32(1 / math.Sqrt((q0+q1+q2+q3)/float64(len(x))+float64(eps)))
 	m := float32(mean)
-	for i, v := range x {
-		y := (v - m) * inv
-		if g != nil {
-			y *= g[i]
+	out = out[:len(x)]
+	switch {
+	case g != nil && b != nil:
+		g, b = g[:len(x)], b[:len(x)]
+		for i, v := range x {
+			out[i] = (v-m)*inv*g[i] + b[i]
 		}
-		if b != nil {
-			y += b[i]
+	default:
+		for i, v := range x {
+			y := (v - m) * inv
+			if g != nil {
+				y *= g[i]
+			}
+			if b != nil {
+				y += b[i]
+			}
+			out[i] = y
 		}
-		out[i] = y
 	}
 }
 
