@@ -31,6 +31,9 @@ func (c Config) FrontEnd() speech.LogMelConfig {
 type frontEnd struct {
 	nfft, hop, bins, mels int
 	basis, fb             []float32
+	// basisP and fbP are the same matrices packed once for the GEMM kernel, which
+	// would otherwise re-pack them on every call.
+	basisP, fbP *kernels.PackedB
 }
 
 type frontEndKey struct{ rate, nfft, hop, mels int }
@@ -66,6 +69,8 @@ func (c Config) frontEnd() (*frontEnd, error) {
 	for i, v := range fb {
 		fe.fb[i] = float32(v)
 	}
+	fe.basisP = kernels.PackB(false, c.NFFT, 2*bins, fe.basis, 2*bins)
+	fe.fbP = kernels.PackB(false, bins, c.NMels, fe.fb, c.NMels)
 	v, _ := frontEnds.LoadOrStore(k, fe)
 	return v.(*frontEnd), nil
 }
@@ -120,7 +125,7 @@ func (fe *frontEnd) features(a *nn.Arena, wav []float32) ([]float32, int, error)
 	}
 	B := fe.bins
 	spec := a.Floats(T * 2 * B)
-	kernels.Sgemm(false, false, T, 2*B, fe.nfft, 1, frames, fe.nfft, fe.basis, 2*B, 0, spec, 2*B)
+	kernels.SgemmPacked(false, T, 1, frames, fe.nfft, fe.basisP, 0, spec, 2*B)
 	power := frames[:T*B] // the frames are consumed
 	for t := 0; t < T; t++ {
 		re, im := spec[t*2*B:t*2*B+B], spec[t*2*B+B:(t+1)*2*B]
@@ -131,7 +136,7 @@ func (fe *frontEnd) features(a *nn.Arena, wav []float32) ([]float32, int, error)
 	}
 	M := fe.mels
 	out := a.Floats(T * M)
-	kernels.Sgemm(false, false, T, M, B, 1, power, B, fe.fb, M, 0, out, M)
+	kernels.SgemmPacked(false, T, 1, power, B, fe.fbP, 0, out, M)
 	mean := make([]float64, 2*M)
 	vr := mean[M:]
 	mean = mean[:M]
