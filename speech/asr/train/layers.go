@@ -22,50 +22,6 @@ func newOp(name string, in []int, shape gtensor.Shape, run func(out []float32, i
 	return gorgop.New(name, in, shape, run)
 }
 
-// project multiplies data (N × I, set before each step) by the weight W (I × O).
-func project(data []float32, n int, w *gorgonia.Node) (*gorgonia.Node, error) {
-	i, o := w.Shape()[0], w.Shape()[1]
-	fwd := newOp("project", []int{2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
-		kernels.Sgemm(false, false, n, o, i, 1, data, i, in[0], o, 0, out, o)
-	})
-	fwd.WRT = []bool{true}
-	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
-		dw := newOp("project.dw", []int{2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
-			kernels.Sgemm(true, false, i, o, n, 1, data, i, in[0], o, 0, out, o)
-		})
-		g, err := dw.Apply(dy)
-		return gorgonia.Nodes{g}, err
-	}
-	return fwd.Apply(w)
-}
-
-// matmul is x (N × I) · W (I × O).
-func matmul(x, w *gorgonia.Node) (*gorgonia.Node, error) {
-	n, i, o := x.Shape()[0], w.Shape()[0], w.Shape()[1]
-	if x.Shape()[1] != i {
-		return nil, fmt.Errorf("matmul: %v · %v", x.Shape(), w.Shape())
-	}
-	fwd := newOp("matmul", []int{2, 2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
-		kernels.Sgemm(false, false, n, o, i, 1, in[0], i, in[1], o, 0, out, o)
-	})
-	fwd.WRT = []bool{true, true}
-	fwd.Diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
-		dx := newOp("matmul.dx", []int{2, 2}, gtensor.Shape{n, i}, func(out []float32, in [][]float32) {
-			kernels.Sgemm(false, true, n, i, o, 1, in[1], o, in[0], o, 0, out, i) // dy · Wᵀ
-		})
-		dw := newOp("matmul.dw", []int{2, 2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
-			kernels.Sgemm(true, false, i, o, n, 1, in[0], i, in[1], o, 0, out, o) // xᵀ · dy
-		})
-		gx, err := dx.Apply(nodes[1], dy)
-		if err != nil {
-			return nil, err
-		}
-		gw, err := dw.Apply(nodes[0], dy)
-		return gorgonia.Nodes{gx, gw}, err
-	}
-	return fwd.Apply(x, w)
-}
-
 // sum returns Σ xs + bias (one value per column; optional).
 func sum(bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.Node, error) {
 	s := xs[0].Shape().Clone()

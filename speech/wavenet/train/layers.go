@@ -7,7 +7,6 @@ import (
 	"gorgonia.org/gorgonia"
 	gtensor "gorgonia.org/tensor"
 
-	"github.com/plexusml/plexus/core/kernels"
 	"github.com/plexusml/plexus/internal/gorgop"
 )
 
@@ -41,51 +40,6 @@ func embed(w *gorgonia.Node, ids []int32) (*gorgonia.Node, error) {
 		return gorgonia.Nodes{g}, err
 	}
 	return fwd.Apply(w)
-}
-
-// project multiplies data (N × I, set before each step) by the weight W (I × O): the
-// conditioning's 1×1 convolutions.
-func project(data []float32, n int, w *gorgonia.Node) (*gorgonia.Node, error) {
-	i, o := w.Shape()[0], w.Shape()[1]
-	fwd := newOp("project", []int{2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
-		kernels.Sgemm(false, false, n, o, i, 1, data, i, in[0], o, 0, out, o)
-	})
-	fwd.WRT = []bool{true}
-	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
-		dw := newOp("project.dw", []int{2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
-			kernels.Sgemm(true, false, i, o, n, 1, data, i, in[0], o, 0, out, o)
-		})
-		g, err := dw.Apply(dy)
-		return gorgonia.Nodes{g}, err
-	}
-	return fwd.Apply(w)
-}
-
-// matmul is x (N × I) · W (I × O).
-func matmul(x, w *gorgonia.Node) (*gorgonia.Node, error) {
-	n, i, o := x.Shape()[0], w.Shape()[0], w.Shape()[1]
-	if x.Shape()[1] != i {
-		return nil, fmt.Errorf("matmul: %v · %v", x.Shape(), w.Shape())
-	}
-	fwd := newOp("matmul", []int{2, 2}, gtensor.Shape{n, o}, func(out []float32, in [][]float32) {
-		kernels.Sgemm(false, false, n, o, i, 1, in[0], i, in[1], o, 0, out, o)
-	})
-	fwd.WRT = []bool{true, true}
-	fwd.Diff = func(nodes gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
-		dx := newOp("matmul.dx", []int{2, 2}, gtensor.Shape{n, i}, func(out []float32, in [][]float32) {
-			kernels.Sgemm(false, true, n, i, o, 1, in[1], o, in[0], o, 0, out, i) // dy · Wᵀ
-		})
-		dw := newOp("matmul.dw", []int{2, 2}, gtensor.Shape{i, o}, func(out []float32, in [][]float32) {
-			kernels.Sgemm(true, false, i, o, n, 1, in[0], i, in[1], o, 0, out, o) // xᵀ · dy
-		})
-		gx, err := dx.Apply(nodes[1], dy)
-		if err != nil {
-			return nil, err
-		}
-		gw, err := dw.Apply(nodes[0], dy)
-		return gorgonia.Nodes{gx, gw}, err
-	}
-	return fwd.Apply(x, w)
 }
 
 // shift delays every crop by d steps (zeros enter at each crop's start): the dilated

@@ -11,6 +11,7 @@ import (
 
 	"github.com/plexusml/plexus/core/nn/weights"
 	"github.com/plexusml/plexus/core/tensor"
+	"github.com/plexusml/plexus/internal/gorgop"
 	"github.com/plexusml/plexus/speech/wavenet"
 )
 
@@ -111,13 +112,13 @@ func buildNet(cfg wavenet.Config, B, T int, rng *rand.Rand) (*net, error) {
 			w1 := nt.newParam(p+x+"1", []int{R, H}, normal(2*R))
 			c := nt.newParam(p+"c"+x, []int{cin, H}, normal(cin))
 			b := nt.newParam(p+"b"+x, []int{H}, zero)
-			return must(sum(1, b.node, must(matmul(delayed, w0.node)), must(matmul(h, w1.node)), must(project(nt.cond, N, c.node))))
+			return must(sum(1, b.node, must(gorgop.MatMul(delayed, w0.node)), must(gorgop.MatMul(h, w1.node)), must(gorgop.Project(nt.cond, N, c.node))))
 		}
 		a, b := half("a"), half("b")
 		z := must(gate(a, b))
 		ws := nt.newParam(p+"ws", []int{H, S}, normal(H))
 		bs := nt.newParam(p+"bs", []int{S}, zero)
-		skips = append(skips, must(sum(1, bs.node, must(matmul(z, ws.node)))))
+		skips = append(skips, must(sum(1, bs.node, must(gorgop.MatMul(z, ws.node)))))
 		if l == cfg.Layers-1 {
 			// The last layer's residual output feeds nothing (only its skip does), as
 			// in the reference; its weights are kept, untrained, for the file.
@@ -127,7 +128,7 @@ func buildNet(cfg wavenet.Config, B, T int, rng *rand.Rand) (*net, error) {
 		}
 		wo := nt.newParam(p+"wo", []int{H, R}, normal(H))
 		bo := nt.newParam(p+"bo", []int{R}, zero)
-		h = must(sum(float32(math.Sqrt(0.5)), bo.node, must(matmul(z, wo.node)), h))
+		h = must(sum(float32(math.Sqrt(0.5)), bo.node, must(gorgop.MatMul(z, wo.node)), h))
 	}
 	if err != nil {
 		return nil, err
@@ -137,8 +138,8 @@ func buildNet(cfg wavenet.Config, B, T int, rng *rand.Rand) (*net, error) {
 	l1b := nt.newParam("last1.b", []int{S}, zero)
 	l2 := nt.newParam("last2.w", []int{S, K}, normal(S))
 	l2b := nt.newParam("last2.b", []int{K}, zero)
-	y := must(relu(must(sum(1, l1b.node, must(matmul(s, l1.node))))))
-	logits := must(sum(1, l2b.node, must(matmul(y, l2.node))))
+	y := must(relu(must(sum(1, l1b.node, must(gorgop.MatMul(s, l1.node))))))
+	logits := must(sum(1, l2b.node, must(gorgop.MatMul(y, l2.node))))
 	nt.loss = must(crossEntropy(logits, nt.targets))
 	if err != nil {
 		return nil, err
