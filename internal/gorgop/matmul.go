@@ -26,6 +26,7 @@ func Project(data []float32, n int, w *gorgonia.Node) (*gorgonia.Node, error) {
 	}
 	return fwd.Apply(w)
 }
+
 // MatMul is x (N × I) · W (I × O), both differentiable, on core/kernels SGEMM.
 func MatMul(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 	n, i, o := x.Shape()[0], w.Shape()[0], w.Shape()[1]
