@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -23,7 +22,7 @@ import (
 	"github.com/plexusml/plexus/core/kernels"
 	"github.com/plexusml/plexus/core/kernels/blas"
 	"github.com/plexusml/plexus/core/nn/weights"
-	"github.com/plexusml/plexus/core/tensor"
+	"github.com/plexusml/plexus/internal/trainckpt"
 	"github.com/plexusml/plexus/speech/wavenet"
 )
 
@@ -32,10 +31,10 @@ const Kind = "speech.wavenet"
 
 // Files in the output folder.
 const (
-	CheckpointFile = "checkpoint.safetensors" // reference names, loadable by speech/wavenet
-	ConfigFile     = "config.json"
-	OptimizerFile  = "optimizer.safetensors" // Adam moments
-	StateFile      = "state.json"
+	CheckpointFile = trainckpt.CheckpointFile // reference names, loadable by speech/wavenet
+	ConfigFile     = trainckpt.ConfigFile
+	OptimizerFile  = trainckpt.OptimizerFile // Adam moments
+	StateFile      = trainckpt.StateFile
 	LogFile        = "train.log"
 )
 
@@ -243,78 +242,35 @@ func saveCheckpoint(cfg *Config, nt *net, opt *Adam, st *state, pcg *rand.PCG) e
 	}
 	st.RNG = rngState
 	meta := map[string]string{"step": fmt.Sprint(st.Step), "kind": Kind}
-	write := func(name string, f func(tmp string) error) error {
-		path := filepath.Join(cfg.Output, name)
-		tmp := path + ".tmp"
-		if err := f(tmp); err != nil {
-			return err
-		}
-		return os.Rename(tmp, path)
+	modelCfg := cfg.Model
+	modelCfg.Architecture = "wavenet"
+	return trainckpt.Save(cfg.Output, nt.stateDict(), meta, ckptParams(nt.params), trainckpt.Adam{M: opt.M, V: opt.V, Step: opt.Step}, modelCfg, st)
+}
+
+// ckptParams lists the parameters in the order of the optimiser's moments.
+func ckptParams(list []*param) []trainckpt.Param {
+	out := make([]trainckpt.Param, len(list))
+	for i, p := range list {
+		out[i] = trainckpt.Param{Name: p.name, Size: len(p.data)}
 	}
-	mc := cfg.Model
-	mc.Architecture = "wavenet"
-	cj, _ := json.MarshalIndent(mc, "", "  ")
-	ot := map[string]*tensor.Tensor{}
-	for i, p := range nt.params {
-		if opt.M != nil {
-			ot[p.name+".m"] = tensor.FromFloat32(append([]float32(nil), opt.M[i]...), len(p.data))
-			ot[p.name+".v"] = tensor.FromFloat32(append([]float32(nil), opt.V[i]...), len(p.data))
-		}
-	}
-	// Checkpoint, optimizer, config, then state: state.json names the step only once
-	// everything it describes is on disk.
-	if err := write(CheckpointFile, func(tmp string) error { return weights.WriteSafetensors(tmp, nt.stateDict(), meta) }); err != nil {
-		return err
-	}
-	if err := write(OptimizerFile, func(tmp string) error {
-		return weights.WriteSafetensors(tmp, ot, map[string]string{"adam_step": fmt.Sprint(opt.Step)})
-	}); err != nil {
-		return err
-	}
-	if err := write(ConfigFile, func(tmp string) error { return os.WriteFile(tmp, append(cj, '\n'), 0o644) }); err != nil {
-		return err
-	}
-	sj, _ := json.MarshalIndent(st, "", "  ")
-	return write(StateFile, func(tmp string) error { return os.WriteFile(tmp, append(sj, '\n'), 0o644) })
+	return out
 }
 
 // loadCheckpoint restores parameters, Adam moments, the state and the data RNG.
 func loadCheckpoint(dir string, nt *net, opt *Adam, st *state, pcg *rand.PCG) (bool, error) {
-	sb, err := os.ReadFile(filepath.Join(dir, StateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
+	if ok, err := trainckpt.LoadState(dir, st); !ok || err != nil {
 		return false, err
-	}
-	if err := json.Unmarshal(sb, st); err != nil {
-		return false, fmt.Errorf("%s: %w", filepath.Join(dir, StateFile), err)
 	}
 	if err := pcg.UnmarshalBinary(st.RNG); err != nil {
 		return false, fmt.Errorf("%s: rng: %w", filepath.Join(dir, StateFile), err)
 	}
-	ck, err := weights.OpenSafetensors(filepath.Join(dir, CheckpointFile))
+	if err := trainckpt.LoadWeights(dir, nt.loadStateDict); err != nil {
+		return false, err
+	}
+	a, err := trainckpt.LoadAdam(dir, ckptParams(nt.params))
 	if err != nil {
 		return false, err
 	}
-	defer ck.Close()
-	if err := nt.loadStateDict(ck); err != nil {
-		return false, fmt.Errorf("%s: %w", filepath.Join(dir, CheckpointFile), err)
-	}
-	ost, err := weights.OpenSafetensors(filepath.Join(dir, OptimizerFile))
-	if err != nil {
-		return false, err
-	}
-	defer ost.Close()
-	for _, p := range nt.params {
-		m, ok1 := ost.Get(p.name + ".m")
-		v, ok2 := ost.Get(p.name + ".v")
-		if !ok1 || !ok2 || m.NumElems() != len(p.data) {
-			return false, fmt.Errorf("%s: no moments for %s", filepath.Join(dir, OptimizerFile), p.name)
-		}
-		opt.M = append(opt.M, append([]float32(nil), m.Float32s()...))
-		opt.V = append(opt.V, append([]float32(nil), v.Float32s()...))
-	}
-	fmt.Sscan(ost.Metadata()["adam_step"], &opt.Step)
+	opt.M, opt.V, opt.Step = a.M, a.V, a.Step
 	return true, nil
 }
