@@ -90,10 +90,27 @@ func (l *Linear) ForwardInto(x, out []float32) {
 		// One row is a matrix-vector product that reads Weight once: nothing to pack.
 		kernels.Sgemm(false, true, rows, l.Out, l.In, 1, x, l.In, l.Weight, l.In, 0, out, l.Out)
 	}
-	if l.Bias != nil {
+	switch {
+	case l.Bias != nil && l.Act == ReLU:
+		addRowBiasReLU(out[:rows*l.Out], l.Bias) // one pass over the output, not two
+	case l.Bias != nil:
 		addRowBias(out[:rows*l.Out], l.Bias)
+		l.Act.Apply(out[:rows*l.Out])
+	default:
+		l.Act.Apply(out[:rows*l.Out])
 	}
-	l.Act.Apply(out[:rows*l.Out])
+}
+
+// addRowBiasReLU is addRowBias then max(·, 0), in one pass; NaN stays NaN as with
+// kernels.ReLU.
+func addRowBiasReLU(x, bias []float32) {
+	n := len(bias)
+	for r := 0; r+n <= len(x); r += n {
+		row := x[r : r+n]
+		for j, b := range bias {
+			row[j] = max(row[j]+b, 0)
+		}
+	}
 }
 
 // addRowBias adds bias to every len(bias)-wide row of x.
