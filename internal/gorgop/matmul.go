@@ -53,3 +53,84 @@ func MatMul(x, w *gorgonia.Node) (*gorgonia.Node, error) {
 	}
 	return fwd.Apply(x, w)
 }
+
+// Sum returns scale·(Σ xs + bias) over N × C nodes of one shape, bias (one value per
+// column) optional; every input gets a gradient.
+func Sum(scale float32, bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.Node, error) {
+	s := xs[0].Shape().Clone()
+	c := s[1]
+	ranks := make([]int, len(xs))
+	for i, x := range xs {
+		if !x.Shape().Eq(s) {
+			return nil, fmt.Errorf("gorgop: sum: shapes %v and %v", s, x.Shape())
+		}
+		ranks[i] = 2
+	}
+	inputs := append([]*gorgonia.Node(nil), xs...)
+	if bias != nil {
+		ranks = append(ranks, 1)
+		inputs = append(inputs, bias)
+	}
+	nx := len(xs)
+	fwd := New("sum", ranks, s, func(out []float32, in [][]float32) {
+		copy(out, in[0])
+		for _, x := range in[1:nx] {
+			for j, v := range x {
+				out[j] += v
+			}
+		}
+		if bias != nil {
+			b := in[nx]
+			for r := 0; r < len(out); r += c {
+				row := out[r : r+c]
+				for j := range row {
+					row[j] += b[j]
+				}
+			}
+		}
+		if scale != 1 {
+			for j := range out {
+				out[j] *= scale
+			}
+		}
+	})
+	fwd.WRT = make([]bool, len(inputs))
+	for i := range fwd.WRT {
+		fwd.WRT[i] = true
+	}
+	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
+		g := dy
+		if scale != 1 {
+			sc := New("sum.scale", []int{2}, s.Clone(), func(out []float32, in [][]float32) {
+				for j, v := range in[0] {
+					out[j] = v * scale
+				}
+			})
+			var err error
+			if g, err = sc.Apply(dy); err != nil {
+				return nil, err
+			}
+		}
+		grads := make(gorgonia.Nodes, 0, len(inputs))
+		for range xs {
+			grads = append(grads, g)
+		}
+		if bias != nil {
+			db := New("sum.db", []int{2}, gtensor.Shape{c}, func(out []float32, in [][]float32) {
+				clear(out)
+				for r := 0; r < len(in[0]); r += c {
+					for j, v := range in[0][r : r+c] {
+						out[j] += v
+					}
+				}
+			})
+			gb, err := db.Apply(g)
+			if err != nil {
+				return nil, err
+			}
+			grads = append(grads, gb)
+		}
+		return grads, nil
+	}
+	return fwd.Apply(inputs...)
+}

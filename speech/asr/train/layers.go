@@ -1,7 +1,6 @@
 package train
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -20,68 +19,6 @@ type sliceOp = gorgop.Op
 
 func newOp(name string, in []int, shape gtensor.Shape, run func(out []float32, in [][]float32)) *sliceOp {
 	return gorgop.New(name, in, shape, run)
-}
-
-// sum returns Σ xs + bias (one value per column; optional).
-func sum(bias *gorgonia.Node, xs ...*gorgonia.Node) (*gorgonia.Node, error) {
-	s := xs[0].Shape().Clone()
-	c := s[1]
-	ranks := make([]int, len(xs))
-	for i, x := range xs {
-		if !x.Shape().Eq(s) {
-			return nil, fmt.Errorf("sum: shapes %v and %v", s, x.Shape())
-		}
-		ranks[i] = 2
-	}
-	inputs := append([]*gorgonia.Node(nil), xs...)
-	if bias != nil {
-		ranks = append(ranks, 1)
-		inputs = append(inputs, bias)
-	}
-	nx := len(xs)
-	fwd := newOp("sum", ranks, s, func(out []float32, in [][]float32) {
-		copy(out, in[0])
-		for _, x := range in[1:nx] {
-			for j, v := range x {
-				out[j] += v
-			}
-		}
-		if bias != nil {
-			addRowBias(out, in[nx])
-		}
-	})
-	fwd.WRT = make([]bool, len(inputs))
-	for i := range fwd.WRT {
-		fwd.WRT[i] = true
-	}
-	fwd.Diff = func(_ gorgonia.Nodes, _, dy *gorgonia.Node) (gorgonia.Nodes, error) {
-		grads := make(gorgonia.Nodes, 0, len(inputs))
-		for range xs {
-			grads = append(grads, dy)
-		}
-		if bias != nil {
-			db := newOp("sum.db", []int{2}, gtensor.Shape{c}, func(out []float32, in [][]float32) {
-				colSum(out, in[0])
-			})
-			gb, err := db.Apply(dy)
-			if err != nil {
-				return nil, err
-			}
-			grads = append(grads, gb)
-		}
-		return grads, nil
-	}
-	return fwd.Apply(inputs...)
-}
-
-func addRowBias(x, b []float32) {
-	c := len(b)
-	for r := 0; r < len(x); r += c {
-		row := x[r : r+c]
-		for j := range row {
-			row[j] += b[j]
-		}
-	}
 }
 
 func colSum(out, x []float32) {

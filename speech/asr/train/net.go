@@ -234,25 +234,25 @@ func buildNet(ps *params, B, F int, p float64) (*net, error) {
 		return n
 	}
 	h := must(gorgop.Project(nt.cols1, B*T1, node["subsample.conv1.weight"]))
-	h = must(reluMask(must(sum(node["subsample.conv1.bias"], h)), nt.keep1))
+	h = must(reluMask(must(gorgop.Sum(1, node["subsample.conv1.bias"], h)), nt.keep1))
 	h = must(gorgop.MatMul(must(im2col(h, B, T1, T, cfg.Stride2())), node["subsample.conv2.weight"]))
-	h = must(reluMask(must(sum(node["subsample.conv2.bias"], h)), nil))
+	h = must(reluMask(must(gorgop.Sum(1, node["subsample.conv2.bias"], h)), nil))
 	x := must(addData(h, nt.pe))
 	eps := float32(cfg.LayerNormEps)
 	for l := 0; l < cfg.Layers; l++ {
 		q := fmt.Sprintf("encoder.layers.%d.", l)
 		a := must(layerNorm(x, node[q+"norm1.weight"], node[q+"norm1.bias"], eps))
-		qkv := must(sum(node[q+"self_attn.in_proj_bias"], must(gorgop.MatMul(a, node[q+"self_attn.in_proj_weight"]))))
+		qkv := must(gorgop.Sum(1, node[q+"self_attn.in_proj_bias"], must(gorgop.MatMul(a, node[q+"self_attn.in_proj_weight"]))))
 		c := must(attention(qkv, B, T, cfg.Heads, nt.lens))
-		o := must(dropout(must(sum(node[q+"self_attn.out_proj.bias"], must(gorgop.MatMul(c, node[q+"self_attn.out_proj.weight"])))), p, &nt.rng))
-		x = must(sum(nil, o, x))
+		o := must(dropout(must(gorgop.Sum(1, node[q+"self_attn.out_proj.bias"], must(gorgop.MatMul(c, node[q+"self_attn.out_proj.weight"])))), p, &nt.rng))
+		x = must(gorgop.Sum(1, nil, o, x))
 		a = must(layerNorm(x, node[q+"norm2.weight"], node[q+"norm2.bias"], eps))
-		f := must(dropout(must(reluMask(must(sum(node[q+"linear1.bias"], must(gorgop.MatMul(a, node[q+"linear1.weight"])))), nil)), p, &nt.rng))
-		o = must(dropout(must(sum(node[q+"linear2.bias"], must(gorgop.MatMul(f, node[q+"linear2.weight"])))), p, &nt.rng))
-		x = must(sum(nil, o, x))
+		f := must(dropout(must(reluMask(must(gorgop.Sum(1, node[q+"linear1.bias"], must(gorgop.MatMul(a, node[q+"linear1.weight"])))), nil)), p, &nt.rng))
+		o = must(dropout(must(gorgop.Sum(1, node[q+"linear2.bias"], must(gorgop.MatMul(f, node[q+"linear2.weight"])))), p, &nt.rng))
+		x = must(gorgop.Sum(1, nil, o, x))
 	}
 	x = must(layerNorm(x, node["encoder.norm.weight"], node["encoder.norm.bias"], eps))
-	nt.logits = must(sum(node["ctc.bias"], must(gorgop.MatMul(x, node["ctc.weight"]))))
+	nt.logits = must(gorgop.Sum(1, node["ctc.bias"], must(gorgop.MatMul(x, node["ctc.weight"]))))
 	if err != nil {
 		return nil, err
 	}

@@ -91,7 +91,7 @@ func buildNet(cfg wavenet.Config, B, T int, rng *rand.Rand) (*net, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := sum(1, firstB.node, h0)
+	h, err := gorgop.Sum(1, firstB.node, h0)
 	if err != nil {
 		return nil, err
 	}
@@ -112,13 +112,13 @@ func buildNet(cfg wavenet.Config, B, T int, rng *rand.Rand) (*net, error) {
 			w1 := nt.newParam(p+x+"1", []int{R, H}, normal(2*R))
 			c := nt.newParam(p+"c"+x, []int{cin, H}, normal(cin))
 			b := nt.newParam(p+"b"+x, []int{H}, zero)
-			return must(sum(1, b.node, must(gorgop.MatMul(delayed, w0.node)), must(gorgop.MatMul(h, w1.node)), must(gorgop.Project(nt.cond, N, c.node))))
+			return must(gorgop.Sum(1, b.node, must(gorgop.MatMul(delayed, w0.node)), must(gorgop.MatMul(h, w1.node)), must(gorgop.Project(nt.cond, N, c.node))))
 		}
 		a, b := half("a"), half("b")
 		z := must(gate(a, b))
 		ws := nt.newParam(p+"ws", []int{H, S}, normal(H))
 		bs := nt.newParam(p+"bs", []int{S}, zero)
-		skips = append(skips, must(sum(1, bs.node, must(gorgop.MatMul(z, ws.node)))))
+		skips = append(skips, must(gorgop.Sum(1, bs.node, must(gorgop.MatMul(z, ws.node)))))
 		if l == cfg.Layers-1 {
 			// The last layer's residual output feeds nothing (only its skip does), as
 			// in the reference; its weights are kept, untrained, for the file.
@@ -128,18 +128,18 @@ func buildNet(cfg wavenet.Config, B, T int, rng *rand.Rand) (*net, error) {
 		}
 		wo := nt.newParam(p+"wo", []int{H, R}, normal(H))
 		bo := nt.newParam(p+"bo", []int{R}, zero)
-		h = must(sum(float32(math.Sqrt(0.5)), bo.node, must(gorgop.MatMul(z, wo.node)), h))
+		h = must(gorgop.Sum(float32(math.Sqrt(0.5)), bo.node, must(gorgop.MatMul(z, wo.node)), h))
 	}
 	if err != nil {
 		return nil, err
 	}
-	s := must(relu(must(sum(float32(math.Sqrt(1/float64(cfg.Layers))), nil, skips...))))
+	s := must(relu(must(gorgop.Sum(float32(math.Sqrt(1/float64(cfg.Layers))), nil, skips...))))
 	l1 := nt.newParam("last1.w", []int{S, S}, normal(S))
 	l1b := nt.newParam("last1.b", []int{S}, zero)
 	l2 := nt.newParam("last2.w", []int{S, K}, normal(S))
 	l2b := nt.newParam("last2.b", []int{K}, zero)
-	y := must(relu(must(sum(1, l1b.node, must(gorgop.MatMul(s, l1.node))))))
-	logits := must(sum(1, l2b.node, must(gorgop.MatMul(y, l2.node))))
+	y := must(relu(must(gorgop.Sum(1, l1b.node, must(gorgop.MatMul(s, l1.node))))))
+	logits := must(gorgop.Sum(1, l2b.node, must(gorgop.MatMul(y, l2.node))))
 	nt.loss = must(crossEntropy(logits, nt.targets))
 	if err != nil {
 		return nil, err
