@@ -21,6 +21,7 @@ func newOp(name string, in []int, shape gtensor.Shape, run func(out []float32, i
 	return gorgop.New(name, in, shape, run)
 }
 
+// colSum writes the column sums of x (rows of len(out)) into out: a bias gradient.
 func colSum(out, x []float32) {
 	c := len(out)
 	clear(out)
